@@ -1,0 +1,163 @@
+//! A workflow checked as a whole and ready to run: its DAG resolved and every
+//! CEL expression compiled and checked against what is in scope where it stands.
+
+use std::collections::BTreeMap;
+
+use crate::dag::{self, Dag};
+use crate::decode::{Locations, index, join};
+use crate::diagnostic::Diagnostics;
+use crate::expr::{Expr, RefScope, TemplateValue};
+use crate::workflow::{Action, StepSpec, Workflow};
+
+#[derive(Debug, Clone)]
+pub struct CompiledWorkflow {
+    pub workflow: Workflow,
+    pub dag: Dag,
+    /// Same order as `workflow.spec.steps`.
+    pub steps: Vec<CompiledStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledStep {
+    pub condition: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub with: TemplateValue,
+    pub compensate_with: Option<TemplateValue>,
+}
+
+impl CompiledWorkflow {
+    /// Checks and compiles `workflow`; `locs` places problems in the source
+    /// (empty when the workflow comes from storage).
+    pub fn compile(workflow: Workflow, locs: &Locations) -> Result<Self, Diagnostics> {
+        let mut problems = Diagnostics::default();
+        check_timeouts(&workflow, locs, &mut problems);
+        let dag = dag::check(&workflow.spec.steps, locs, "spec", &mut problems);
+        let steps = dag
+            .as_ref()
+            .map(|dag| compile_steps(&workflow, dag, locs, &mut problems))
+            .unwrap_or_default();
+        match dag {
+            Some(dag) if problems.is_empty() => Ok(CompiledWorkflow { workflow, dag, steps }),
+            _ => Err(problems),
+        }
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.workflow.spec.steps.iter().position(|s| s.id == id)
+    }
+}
+
+fn check_timeouts(workflow: &Workflow, locs: &Locations, problems: &mut Diagnostics) {
+    let mut zero = |path: String| problems.push(locs.get(&path), path, "a timeout must be longer than zero");
+    if workflow.spec.timeout.is_some_and(|t| t.std().is_zero()) {
+        zero("spec.timeout".to_string());
+    }
+    for (i, step) in workflow.spec.steps.iter().enumerate() {
+        let step_path = index("spec.steps", i);
+        if step.action.timeout.is_some_and(|t| t.std().is_zero()) {
+            zero(join(&step_path, "timeout"));
+        }
+        if let Some(c) = &step.compensate {
+            if c.timeout.is_some_and(|t| t.std().is_zero()) {
+                zero(join(&join(&step_path, "compensate"), "timeout"));
+            }
+        }
+    }
+}
+
+fn compile_steps(workflow: &Workflow, dag: &Dag, locs: &Locations, problems: &mut Diagnostics) -> Vec<CompiledStep> {
+    let inputs: Vec<String> = workflow.spec.inputs.keys().cloned().collect();
+    let ancestors = dag.ancestors();
+    let steps = &workflow.spec.steps;
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let visible = |with_self: bool| -> BTreeMap<String, bool> {
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| (s.id.clone(), ancestors[i].contains(&j) || (with_self && i == j)))
+                    .collect()
+            };
+            let mut compiler = StepCompiler {
+                locs,
+                problems: &mut *problems,
+                path: index("spec.steps", i),
+                inputs: &inputs,
+            };
+            compiler.step(step, &visible(false), &visible(true))
+        })
+        .collect()
+}
+
+struct StepCompiler<'a> {
+    locs: &'a Locations,
+    problems: &'a mut Diagnostics,
+    path: String,
+    inputs: &'a [String],
+}
+
+impl StepCompiler<'_> {
+    fn step(&mut self, step: &StepSpec, before: &BTreeMap<String, bool>, with_self: &BTreeMap<String, bool>) -> CompiledStep {
+        let outer = RefScope { inputs: self.inputs, steps: before, has_item: false };
+        let inner = RefScope { inputs: self.inputs, steps: before, has_item: step.for_each.is_some() };
+        let undo = RefScope { inputs: self.inputs, steps: with_self, has_item: step.for_each.is_some() };
+        let condition = step.condition.as_deref().and_then(|s| self.expr(s, "if", &outer));
+        let for_each = step.for_each.as_deref().and_then(|s| self.expr(s, "for_each", &outer));
+        let with = self.with(&step.action, "with", &inner);
+        let compensate_with = step.compensate.as_ref().map(|c| self.with(c, "compensate.with", &undo));
+        CompiledStep { condition, for_each, with, compensate_with }
+    }
+
+    fn expr(&mut self, source: &str, field: &str, scope: &RefScope<'_>) -> Option<Expr> {
+        let path = join(&self.path, field);
+        match Expr::compile(source) {
+            Ok(expr) => {
+                for problem in expr.check(scope) {
+                    self.problems.push(self.locs.get(&path), path.clone(), problem);
+                }
+                Some(expr)
+            }
+            Err(e) => {
+                self.problems.push(self.locs.get(&path), path, e);
+                None
+            }
+        }
+    }
+
+    fn with(&mut self, action: &Action, field: &str, scope: &RefScope<'_>) -> TemplateValue {
+        let base = join(&self.path, field);
+        match TemplateValue::compile(&action.with) {
+            Ok(value) => {
+                for (rel, template) in value.templates() {
+                    let path = join(&base, &rel);
+                    for expr in template.exprs() {
+                        for problem in expr.check(scope) {
+                            self.problems.push(self.locs.get(&path), path.clone(), problem);
+                        }
+                    }
+                }
+                value
+            }
+            Err(errors) => {
+                for (rel, e) in errors {
+                    let path = join(&base, &rel);
+                    self.problems.push(self.locs.get(&path), path, e);
+                }
+                TemplateValue::Literal(action.with.clone())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_workflows_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<CompiledWorkflow>();
+    }
+}
