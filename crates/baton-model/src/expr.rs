@@ -12,7 +12,14 @@ use serde_json::Value as Json;
 /// The names an expression may start from.
 pub const ROOTS: &[&str] = &["inputs", "steps", "run", "item", "index"];
 /// What `steps.<id>` holds.
-pub const STEP_FIELDS: &[&str] = &["status", "outputs", "exit_code", "stdout", "stderr", "attempts"];
+pub const STEP_FIELDS: &[&str] = &[
+    "status",
+    "outputs",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "attempts",
+];
 /// What `run` holds.
 pub const RUN_FIELDS: &[&str] = &["id", "workflow", "version", "tenant", "created_at"];
 
@@ -134,8 +141,9 @@ impl Checker<'_, '_> {
                 ROOTS.join(", ")
             ));
         } else if (name == "item" || name == "index") && !self.scope.has_item {
-            self.problems
-                .push(format!("`{name}` is only defined in a step with `for_each`"));
+            self.problems.push(format!(
+                "`{name}` is only defined in a step with `for_each`"
+            ));
         }
     }
 
@@ -180,7 +188,8 @@ impl Checker<'_, '_> {
         if call.func_name != "_[_]" || call.args.len() != 2 {
             return;
         }
-        let is_steps = matches!(&call.args[0].expr, Ast::Ident(n) if n == "steps" && !self.is_bound(n));
+        let is_steps =
+            matches!(&call.args[0].expr, Ast::Ident(n) if n == "steps" && !self.is_bound(n));
         if let (true, Ast::Literal(cel::common::ast::LiteralValue::String(id))) =
             (is_steps, &call.args[1].expr)
         {
@@ -322,7 +331,10 @@ impl Template {
             }
             let body = &rest[start + 3..];
             let end = closing_braces(body).ok_or_else(|| {
-                format!("template `${{{{` at offset {} is not closed with `}}}}`", text.len() - rest.len() + start)
+                format!(
+                    "template `${{{{` at offset {} is not closed with `}}}}`",
+                    text.len() - rest.len() + start
+                )
             })?;
             let source = body[..end].trim();
             if source.is_empty() {
@@ -406,7 +418,11 @@ impl TemplateValue {
     pub fn compile(value: &Json) -> Result<Self, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let compiled = Self::compile_at(value, "", &mut problems);
-        if problems.is_empty() { Ok(compiled) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(compiled)
+        } else {
+            Err(problems)
+        }
     }
 
     fn compile_at(value: &Json, path: &str, problems: &mut Vec<(String, String)>) -> Self {
@@ -429,7 +445,11 @@ impl TemplateValue {
             Json::Object(map) if map.values().any(has_template) => TemplateValue::Object(
                 map.iter()
                     .map(|(k, v)| {
-                        let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                        let child = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
                         (k.clone(), Self::compile_at(v, &child, problems))
                     })
                     .collect(),
@@ -456,7 +476,11 @@ impl TemplateValue {
             }
             TemplateValue::Object(entries) => {
                 for (k, v) in entries {
-                    let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     v.collect(&child, out);
                 }
             }
@@ -473,7 +497,10 @@ impl TemplateValue {
             TemplateValue::Literal(v) => v.clone(),
             TemplateValue::Template(t) => t.render(bindings)?,
             TemplateValue::List(items) => Json::Array(
-                items.iter().map(|v| v.render(bindings)).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .map(|v| v.render(bindings))
+                    .collect::<Result<_, _>>()?,
             ),
             TemplateValue::Object(entries) => Json::Object(
                 entries
@@ -506,7 +533,11 @@ mod tests {
     fn check(source: &str, has_item: bool) -> Vec<String> {
         let inputs = vec!["host".to_string()];
         let steps = scope_steps();
-        let scope = RefScope { inputs: &inputs, steps: &steps, has_item };
+        let scope = RefScope {
+            inputs: &inputs,
+            steps: &steps,
+            has_item,
+        };
         Expr::compile(source).unwrap().check(&scope)
     }
 
@@ -529,7 +560,11 @@ mod tests {
     fn unknown_step_is_named() {
         let problems = check("steps.biuld.outputs.x == 1", false);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("unknown step `biuld`"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("unknown step `biuld`"),
+            "{}",
+            problems[0]
+        );
         let problems = check("steps['nope'].status == 'succeeded'", false);
         assert!(problems[0].contains("unknown step `nope`"), "{problems:?}");
     }
@@ -537,25 +572,37 @@ mod tests {
     #[test]
     fn step_outside_needs_is_named() {
         let problems = check("steps.later.outputs.x == 1", false);
-        assert!(problems[0].contains("not among the steps this one needs"), "{problems:?}");
+        assert!(
+            problems[0].contains("not among the steps this one needs"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn unknown_roots_inputs_and_fields() {
         assert!(check("input.host == 'x'", false)[0].contains("unknown name `input`"));
         assert!(check("inputs.hots == 'x'", false)[0].contains("unknown input `hots`"));
-        assert!(check("steps.build.output", false)[0].contains("`steps.build.output` does not exist"));
+        assert!(
+            check("steps.build.output", false)[0].contains("`steps.build.output` does not exist")
+        );
         assert!(check("item == 1", false)[0].contains("only defined in a step with `for_each`"));
     }
 
     #[test]
     fn templates_render_with_types() {
-        let bindings = Bindings::new(&BTreeMap::from([("inputs", json!({"n": 3, "host": "db1"}))]));
+        let bindings = Bindings::new(&BTreeMap::from([(
+            "inputs",
+            json!({"n": 3, "host": "db1"}),
+        )]));
         let whole = Template::parse("${{ inputs.n }}").unwrap().unwrap();
         assert_eq!(whole.render(&bindings).unwrap(), json!(3));
-        let mixed = Template::parse("ping ${{ inputs.host }} x${{ inputs.n }}").unwrap().unwrap();
+        let mixed = Template::parse("ping ${{ inputs.host }} x${{ inputs.n }}")
+            .unwrap()
+            .unwrap();
         assert_eq!(mixed.render(&bindings).unwrap(), json!("ping db1 x3"));
-        let map = Template::parse("${{ {'a': {'b': inputs.n}} }}").unwrap().unwrap();
+        let map = Template::parse("${{ {'a': {'b': inputs.n}} }}")
+            .unwrap()
+            .unwrap();
         assert_eq!(map.render(&bindings).unwrap(), json!({"a": {"b": 3}}));
     }
 
@@ -576,7 +623,8 @@ mod tests {
 
     #[test]
     fn template_value_compiles_nested_strings() {
-        let tv = TemplateValue::compile(&json!({"run": "echo ${{ inputs.host }}", "n": 1})).unwrap();
+        let tv =
+            TemplateValue::compile(&json!({"run": "echo ${{ inputs.host }}", "n": 1})).unwrap();
         let paths: Vec<String> = tv.templates().into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, vec!["run".to_string()]);
         let errors = TemplateValue::compile(&json!({"env": {"A": "${{ 1 + }}"}})).unwrap_err();

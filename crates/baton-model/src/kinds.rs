@@ -90,9 +90,17 @@ fn required_field(kind: StepKind) -> Option<&'static str> {
 /// A step whose kind needs arguments but has no `with` at all.
 pub fn check_missing_with(d: &mut Decoder, kind: StepKind, at: Pos, path: &str) {
     if let Some(field) = required_field(kind) {
-        d.error(at, path, format!("a `{}` step needs `with.{field}`", kind.name()));
+        d.error(
+            at,
+            path,
+            format!("a `{}` step needs `with.{field}`", kind.name()),
+        );
     } else if kind == StepKind::Sleep {
-        d.error(at, path, "a `sleep` step needs `with.duration` or `with.until`");
+        d.error(
+            at,
+            path,
+            "a `sleep` step needs `with.duration` or `with.until`",
+        );
     }
 }
 
@@ -119,7 +127,9 @@ pub fn check_with(d: &mut Decoder, kind: StepKind, node: &Node, path: &str) {
             }
         }
         StepKind::Http => {
-            if let Some(url) = literal("url").and_then(|n| d.string(n, &fields.path_of("url")).map(|s| (n, s))) {
+            if let Some(url) =
+                literal("url").and_then(|n| d.string(n, &fields.path_of("url")).map(|s| (n, s)))
+            {
                 check_url(d, url.0, &fields.path_of("url"), &url.1);
             }
             if let Some(n) = literal("method") {
@@ -138,21 +148,39 @@ pub fn check_with(d: &mut Decoder, kind: StepKind, node: &Node, path: &str) {
 
 fn check_url(d: &mut Decoder, node: &Node, path: &str, url: &str) {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        d.error(node.at, path, format!("`{url}` is not an http:// or https:// URL"));
+        d.error(
+            node.at,
+            path,
+            format!("`{url}` is not an http:// or https:// URL"),
+        );
     }
 }
 
 fn check_method(d: &mut Decoder, node: &Node, path: &str) {
     if let Some(method) = d.string(node, path) {
         if !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str()) {
-            d.error(node.at, path, format!("unknown HTTP method `{method}` (expected one of: {})", HTTP_METHODS.join(", ")));
+            d.error(
+                node.at,
+                path,
+                format!(
+                    "unknown HTTP method `{method}` (expected one of: {})",
+                    HTTP_METHODS.join(", ")
+                ),
+            );
         }
     }
 }
 
 fn check_statuses(d: &mut Decoder, node: &Node, path: &str) {
     let Value::Seq(items) = &node.value else {
-        d.error(node.at, path, format!("expected a list of HTTP statuses, found {}", node.value.type_name()));
+        d.error(
+            node.at,
+            path,
+            format!(
+                "expected a list of HTTP statuses, found {}",
+                node.value.type_name()
+            ),
+        );
         return;
     };
     for (i, item) in items.iter().enumerate() {
@@ -162,15 +190,27 @@ fn check_statuses(d: &mut Decoder, node: &Node, path: &str) {
 
 fn check_sleep(d: &mut Decoder, fields: &crate::decode::Fields<'_>, node: &Node) {
     match (fields.get("duration"), fields.get("until")) {
-        (None, None) => d.error(node.at, &fields.path, "a `sleep` step needs `duration` or `until`"),
-        (Some(_), Some(n)) => d.error(n.at, &fields.path_of("until"), "give `duration` or `until`, not both"),
+        (None, None) => d.error(
+            node.at,
+            &fields.path,
+            "a `sleep` step needs `duration` or `until`",
+        ),
+        (Some(_), Some(n)) => d.error(
+            n.at,
+            &fields.path_of("until"),
+            "give `duration` or `until`, not both",
+        ),
         (Some(n), None) if !holds_template(n) => {
             d.duration(n, &fields.path_of("duration"));
         }
         (None, Some(n)) if !holds_template(n) => {
             if let Some(text) = d.string(n, &fields.path_of("until")) {
                 if DateTime::parse_from_rfc3339(&text).is_err() {
-                    d.error(n.at, &fields.path_of("until"), format!("`{text}` is not an RFC 3339 instant such as 2026-01-31T02:00:00Z"));
+                    d.error(
+                        n.at,
+                        &fields.path_of("until"),
+                        format!("`{text}` is not an RFC 3339 instant such as 2026-01-31T02:00:00Z"),
+                    );
                 }
             }
         }

@@ -23,4 +23,6 @@ pub use diagnostic::Diagnostic;
 pub use duration::Duration;
 pub use resource::{Resource, content_hash, load};
 pub use state::{AttemptState, RunState, StepState};
-pub use workflow::{Action, InputSpec, InputType, Metadata, RetryPolicy, StepKind, StepSpec, Workflow};
+pub use workflow::{
+    Action, InputSpec, InputType, Metadata, RetryPolicy, StepKind, StepSpec, Workflow,
+};

@@ -67,11 +67,15 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
         return Err(d.problems.into_sorted());
     };
     check_api_version(&mut d, &top);
-    let kind = top.required(&mut d, "kind").and_then(|n| check_kind(&mut d, n));
+    let kind = top
+        .required(&mut d, "kind")
+        .and_then(|n| check_kind(&mut d, n));
     let metadata = top
         .required(&mut d, "metadata")
         .and_then(|n| decode_metadata(&mut d, n));
-    let spec = top.required(&mut d, "spec").and_then(|n| decode_spec(&mut d, n, "spec"));
+    let spec = top
+        .required(&mut d, "spec")
+        .and_then(|n| decode_spec(&mut d, n, "spec"));
     match (kind, metadata, spec) {
         (Some(_), Some(metadata), Some(spec)) if d.problems.is_empty() => {
             CompiledWorkflow::compile(Workflow { metadata, spec }, &d.locs)
@@ -86,7 +90,11 @@ fn check_api_version(d: &mut Decoder, top: &Fields<'_>) {
     if let Some(n) = top.required(d, "apiVersion") {
         if let Some(v) = d.string(n, "apiVersion") {
             if v != API_VERSION {
-                d.error(n.at, "apiVersion", format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"));
+                d.error(
+                    n.at,
+                    "apiVersion",
+                    format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"),
+                );
             }
         }
     }
@@ -97,14 +105,23 @@ fn check_kind(d: &mut Decoder, node: &Node) -> Option<String> {
     if KINDS.contains(&kind.as_str()) {
         Some(kind)
     } else {
-        d.error(node.at, "kind", format!("unknown kind `{kind}` (expected one of: {})", KINDS.join(", ")));
+        d.error(
+            node.at,
+            "kind",
+            format!(
+                "unknown kind `{kind}` (expected one of: {})",
+                KINDS.join(", ")
+            ),
+        );
         None
     }
 }
 
 fn decode_metadata(d: &mut Decoder, node: &Node) -> Option<Metadata> {
     let fields = d.fields(node, "metadata", METADATA_FIELDS)?;
-    let name = fields.required(d, "name").and_then(|n| checked_name(d, n, "metadata.name"));
+    let name = fields
+        .required(d, "name")
+        .and_then(|n| checked_name(d, n, "metadata.name"));
     let tenant = match fields.get("tenant") {
         Some(n) => checked_name(d, n, "metadata.tenant")?,
         None => DEFAULT_TENANT.to_string(),
@@ -113,7 +130,11 @@ fn decode_metadata(d: &mut Decoder, node: &Node) -> Option<Metadata> {
         .get("labels")
         .map(|n| d.string_map(n, "metadata.labels"))
         .unwrap_or_else(BTreeMap::new);
-    Some(Metadata { name: name?, tenant, labels })
+    Some(Metadata {
+        name: name?,
+        tenant,
+        labels,
+    })
 }
 
 fn checked_name(d: &mut Decoder, node: &Node, path: &str) -> Option<String> {

@@ -14,7 +14,16 @@ use crate::yaml::{Node, Value};
 const SPEC_FIELDS: &[&str] = &["description", "timeout", "inputs", "steps"];
 const INPUT_FIELDS: &[&str] = &["type", "required", "default", "description"];
 const STEP_FIELDS: &[&str] = &[
-    "id", "kind", "needs", "if", "with", "timeout", "retry", "for_each", "max_parallel", "compensate",
+    "id",
+    "kind",
+    "needs",
+    "if",
+    "with",
+    "timeout",
+    "retry",
+    "for_each",
+    "max_parallel",
+    "compensate",
 ];
 const ACTION_FIELDS: &[&str] = &["kind", "with", "timeout", "retry"];
 const RETRY_FIELDS: &[&str] = &["max_attempts", "backoff", "jitter"];
@@ -47,7 +56,14 @@ pub fn decode_spec(d: &mut Decoder, node: &Node, path: &str) -> Option<WorkflowS
 
 fn decode_inputs(d: &mut Decoder, node: &Node, path: &str) -> BTreeMap<String, InputSpec> {
     let Value::Map(entries) = &node.value else {
-        d.error(node.at, path, format!("expected a mapping of input names, found {}", node.value.type_name()));
+        d.error(
+            node.at,
+            path,
+            format!(
+                "expected a mapping of input names, found {}",
+                node.value.type_name()
+            ),
+        );
         return BTreeMap::new();
     };
     let mut inputs = BTreeMap::new();
@@ -71,7 +87,11 @@ fn decode_input(d: &mut Decoder, node: &Node, path: &str) -> Option<InputSpec> {
         let kind = InputType::parse(&name);
         if kind.is_none() {
             let names = InputType::NAMES.join(", ");
-            d.error(n.at, &fields.path_of("type"), format!("unknown type `{name}` (expected one of: {names})"));
+            d.error(
+                n.at,
+                &fields.path_of("type"),
+                format!("unknown type `{name}` (expected one of: {names})"),
+            );
         }
         kind
     })?;
@@ -82,10 +102,18 @@ fn decode_input(d: &mut Decoder, node: &Node, path: &str) -> Option<InputSpec> {
     let default = fields.get("default").map(|n| (n, n.to_json()));
     if let Some((n, value)) = &default {
         if !kind.admits(value) {
-            d.error(n.at, &fields.path_of("default"), format!("default {value} is not of type {}", kind.name()));
+            d.error(
+                n.at,
+                &fields.path_of("default"),
+                format!("default {value} is not of type {}", kind.name()),
+            );
         }
         if required {
-            d.error(n.at, &fields.path_of("default"), "an input with a default cannot be required: drop one of them");
+            d.error(
+                n.at,
+                &fields.path_of("default"),
+                "an input with a default cannot be required: drop one of them",
+            );
         }
     }
     let description = fields
@@ -101,7 +129,11 @@ fn decode_input(d: &mut Decoder, node: &Node, path: &str) -> Option<InputSpec> {
 
 fn decode_steps(d: &mut Decoder, node: &Node, path: &str) -> Vec<StepSpec> {
     let Value::Seq(items) = &node.value else {
-        d.error(node.at, path, format!("expected a list of steps, found {}", node.value.type_name()));
+        d.error(
+            node.at,
+            path,
+            format!("expected a list of steps, found {}", node.value.type_name()),
+        );
         return Vec::new();
     };
     if items.is_empty() {
@@ -119,7 +151,11 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
     let id = fields.required(d, "id").and_then(|n| {
         let id = d.string(n, &fields.path_of("id"))?;
         if !is_identifier(&id) {
-            d.error(n.at, &fields.path_of("id"), identifier_problem("step id", &id));
+            d.error(
+                n.at,
+                &fields.path_of("id"),
+                identifier_problem("step id", &id),
+            );
         }
         Some(id)
     });
@@ -140,7 +176,11 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
     let max_parallel = fields.get("max_parallel").and_then(|n| {
         let v = d.int_in(n, &fields.path_of("max_parallel"), 1, 10_000)?;
         if for_each.is_none() {
-            d.error(n.at, &fields.path_of("max_parallel"), "`max_parallel` only applies to a step with `for_each`");
+            d.error(
+                n.at,
+                &fields.path_of("max_parallel"),
+                "`max_parallel` only applies to a step with `for_each`",
+            );
         }
         Some(v as u32)
     });
@@ -167,7 +207,11 @@ fn decode_action(d: &mut Decoder, fields: &Fields<'_>) -> Option<Action> {
         let kind = StepKind::parse(&name);
         if kind.is_none() {
             let names = StepKind::NAMES.join(", ");
-            d.error(n.at, &fields.path_of("kind"), format!("unknown step kind `{name}` (expected one of: {names})"));
+            d.error(
+                n.at,
+                &fields.path_of("kind"),
+                format!("unknown step kind `{name}` (expected one of: {names})"),
+            );
         }
         kind
     });
@@ -228,7 +272,11 @@ fn decode_backoff(d: &mut Decoder, node: &Node, path: &str) -> Option<Backoff> {
         None => defaults.max.max(initial),
     };
     if max < initial {
-        d.error(node.at, path, format!("`max` ({max}) is shorter than `initial` ({initial})"));
+        d.error(
+            node.at,
+            path,
+            format!("`max` ({max}) is shorter than `initial` ({initial})"),
+        );
         return None;
     }
     Some(Backoff {
@@ -249,7 +297,11 @@ fn expression_text(d: &mut Decoder, node: &Node, path: &str) -> Option<String> {
         Value::Str(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         other => {
-            d.error(node.at, path, format!("expected a CEL expression, found {}", other.type_name()));
+            d.error(
+                node.at,
+                path,
+                format!("expected a CEL expression, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -268,5 +320,7 @@ fn identifier_problem(what: &str, name: &str) -> String {
     } else {
         ""
     };
-    format!("{what} `{name}` must start with a letter or `_` and hold only letters, digits and `_`{hint}")
+    format!(
+        "{what} `{name}` must start with a letter or `_` and hold only letters, digits and `_`{hint}"
+    )
 }

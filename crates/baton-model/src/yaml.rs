@@ -82,7 +82,9 @@ fn convert(node: &MarkedYaml<'_>) -> Node {
         YamlData::Value(scalar) => scalar_value(scalar),
         YamlData::Representation(text, style, _) => representation_value(text, *style),
         YamlData::Sequence(items) => Value::Seq(items.iter().map(convert).collect()),
-        YamlData::Mapping(map) => Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect()),
+        YamlData::Mapping(map) => {
+            Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect())
+        }
         YamlData::Tagged(_, inner) => return convert(inner),
         YamlData::Alias(_) | YamlData::BadValue => Value::Null,
     };
@@ -165,7 +167,9 @@ mod tests {
     fn positions_are_one_based() {
         let docs = parse_documents("a: 1\nb:\n  - x\n  - 'y'\n").unwrap();
         let b = docs[0].get("b").unwrap();
-        let Value::Seq(items) = &b.value else { panic!("not a list") };
+        let Value::Seq(items) = &b.value else {
+            panic!("not a list")
+        };
         assert_eq!(items[1].at, Pos { line: 4, col: 5 });
         assert_eq!(items[1].value, Value::Str("y".into()));
     }
