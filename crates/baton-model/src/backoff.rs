@@ -35,11 +35,7 @@ mod tests {
     fn policy(jitter: f64) -> RetryPolicy {
         RetryPolicy {
             max_attempts: 5,
-            backoff: Backoff {
-                initial: D::from_secs(1),
-                multiplier: 2.0,
-                max: D::from_secs(5),
-            },
+            backoff: Backoff { initial: D::from_secs(1), multiplier: 2.0, max: D::from_secs(5) },
             jitter,
         }
     }

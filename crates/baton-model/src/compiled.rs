@@ -32,16 +32,9 @@ impl CompiledWorkflow {
         let mut problems = Diagnostics::default();
         check_timeouts(&workflow, locs, &mut problems);
         let dag = dag::check(&workflow.spec.steps, locs, "spec", &mut problems);
-        let steps = dag
-            .as_ref()
-            .map(|dag| compile_steps(&workflow, dag, locs, &mut problems))
-            .unwrap_or_default();
+        let steps = dag.as_ref().map(|dag| compile_steps(&workflow, dag, locs, &mut problems)).unwrap_or_default();
         match dag {
-            Some(dag) if problems.is_empty() => Ok(CompiledWorkflow {
-                workflow,
-                dag,
-                steps,
-            }),
+            Some(dag) if problems.is_empty() => Ok(CompiledWorkflow { workflow, dag, steps }),
             _ => Err(problems),
         }
     }
@@ -52,8 +45,7 @@ impl CompiledWorkflow {
 }
 
 fn check_timeouts(workflow: &Workflow, locs: &Locations, problems: &mut Diagnostics) {
-    let mut zero =
-        |path: String| problems.push(locs.get(&path), path, "a timeout must be longer than zero");
+    let mut zero = |path: String| problems.push(locs.get(&path), path, "a timeout must be longer than zero");
     if workflow.spec.timeout.is_some_and(|t| t.std().is_zero()) {
         zero("spec.timeout".to_string());
     }
@@ -70,12 +62,7 @@ fn check_timeouts(workflow: &Workflow, locs: &Locations, problems: &mut Diagnost
     }
 }
 
-fn compile_steps(
-    workflow: &Workflow,
-    dag: &Dag,
-    locs: &Locations,
-    problems: &mut Diagnostics,
-) -> Vec<CompiledStep> {
+fn compile_steps(workflow: &Workflow, dag: &Dag, locs: &Locations, problems: &mut Diagnostics) -> Vec<CompiledStep> {
     let inputs: Vec<String> = workflow.spec.inputs.keys().cloned().collect();
     let ancestors = dag.ancestors();
     let steps = &workflow.spec.steps;
@@ -87,20 +74,11 @@ fn compile_steps(
                 steps
                     .iter()
                     .enumerate()
-                    .map(|(j, s)| {
-                        (
-                            s.id.clone(),
-                            ancestors[i].contains(&j) || (with_self && i == j),
-                        )
-                    })
+                    .map(|(j, s)| (s.id.clone(), ancestors[i].contains(&j) || (with_self && i == j)))
                     .collect()
             };
-            let mut compiler = StepCompiler {
-                locs,
-                problems: &mut *problems,
-                path: index("spec.steps", i),
-                inputs: &inputs,
-            };
+            let mut compiler =
+                StepCompiler { locs, problems: &mut *problems, path: index("spec.steps", i), inputs: &inputs };
             compiler.step(step, &visible(false), &visible(true))
         })
         .collect()
@@ -120,40 +98,14 @@ impl StepCompiler<'_> {
         before: &BTreeMap<String, bool>,
         with_self: &BTreeMap<String, bool>,
     ) -> CompiledStep {
-        let outer = RefScope {
-            inputs: self.inputs,
-            steps: before,
-            has_item: false,
-        };
-        let inner = RefScope {
-            inputs: self.inputs,
-            steps: before,
-            has_item: step.for_each.is_some(),
-        };
-        let undo = RefScope {
-            inputs: self.inputs,
-            steps: with_self,
-            has_item: step.for_each.is_some(),
-        };
-        let condition = step
-            .condition
-            .as_deref()
-            .and_then(|s| self.expr(s, "if", &outer));
-        let for_each = step
-            .for_each
-            .as_deref()
-            .and_then(|s| self.expr(s, "for_each", &outer));
+        let outer = RefScope { inputs: self.inputs, steps: before, has_item: false };
+        let inner = RefScope { inputs: self.inputs, steps: before, has_item: step.for_each.is_some() };
+        let undo = RefScope { inputs: self.inputs, steps: with_self, has_item: step.for_each.is_some() };
+        let condition = step.condition.as_deref().and_then(|s| self.expr(s, "if", &outer));
+        let for_each = step.for_each.as_deref().and_then(|s| self.expr(s, "for_each", &outer));
         let with = self.with(&step.action, "with", &inner);
-        let compensate_with = step
-            .compensate
-            .as_ref()
-            .map(|c| self.with(c, "compensate.with", &undo));
-        CompiledStep {
-            condition,
-            for_each,
-            with,
-            compensate_with,
-        }
+        let compensate_with = step.compensate.as_ref().map(|c| self.with(c, "compensate.with", &undo));
+        CompiledStep { condition, for_each, with, compensate_with }
     }
 
     fn expr(&mut self, source: &str, field: &str, scope: &RefScope<'_>) -> Option<Expr> {
@@ -161,8 +113,7 @@ impl StepCompiler<'_> {
         match Expr::compile(source) {
             Ok(expr) => {
                 for problem in expr.check(scope) {
-                    self.problems
-                        .push(self.locs.get(&path), path.clone(), problem);
+                    self.problems.push(self.locs.get(&path), path.clone(), problem);
                 }
                 Some(expr)
             }
@@ -181,8 +132,7 @@ impl StepCompiler<'_> {
                     let path = join(&base, &rel);
                     for expr in template.exprs() {
                         for problem in expr.check(scope) {
-                            self.problems
-                                .push(self.locs.get(&path), path.clone(), problem);
+                            self.problems.push(self.locs.get(&path), path.clone(), problem);
                         }
                     }
                 }

@@ -17,12 +17,7 @@ pub struct Dag {
 }
 
 /// Checks the graph and reports every problem; `None` when the graph is unusable.
-pub fn check(
-    steps: &[StepSpec],
-    locs: &Locations,
-    path: &str,
-    problems: &mut Diagnostics,
-) -> Option<Dag> {
+pub fn check(steps: &[StepSpec], locs: &Locations, path: &str, problems: &mut Diagnostics) -> Option<Dag> {
     let before = problems.len();
     let ids = index_ids(steps, locs, path, problems);
     let needs = resolve_needs(steps, &ids, locs, path, problems);
@@ -59,10 +54,7 @@ fn index_ids<'s>(
             problems.push(
                 locs.get(&id_path),
                 id_path,
-                format!(
-                    "duplicate step id `{}`: already used by spec.steps[{first}]{first_line}",
-                    step.id
-                ),
+                format!("duplicate step id `{}`: already used by spec.steps[{first}]{first_line}", step.id),
             );
         } else {
             ids.insert(&step.id, i);
@@ -88,20 +80,14 @@ fn resolve_needs(
             for (k, need) in step.needs.iter().enumerate() {
                 let need_path = index(&join(&step_path(path, i), "needs"), k);
                 match ids.get(need.as_str()) {
-                    Some(&j) if j == i => problems.push(
-                        locs.get(&need_path),
-                        need_path,
-                        format!("step `{need}` needs itself"),
-                    ),
+                    Some(&j) if j == i => {
+                        problems.push(locs.get(&need_path), need_path, format!("step `{need}` needs itself"))
+                    }
                     Some(&j) => resolved.push(j),
                     None => problems.push(
-                        locs.get(&need_path)
-                            .or(locs.get(&join(&step_path(path, i), "needs"))),
+                        locs.get(&need_path).or(locs.get(&join(&step_path(path, i), "needs"))),
                         need_path,
-                        format!(
-                            "needs `{need}`, but no step has that id (steps: {})",
-                            known.join(", ")
-                        ),
+                        format!("needs `{need}`, but no step has that id (steps: {})", known.join(", ")),
                     ),
                 }
             }
@@ -133,11 +119,7 @@ fn topological_order(needs: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
             }
         }
     }
-    if order.len() == n {
-        Ok(order)
-    } else {
-        Err(find_cycle(needs, &waiting))
-    }
+    if order.len() == n { Ok(order) } else { Err(find_cycle(needs, &waiting)) }
 }
 
 /// Walks `needs` from the first step left waiting until a step repeats.
@@ -161,42 +143,20 @@ fn find_cycle(needs: &[Vec<usize>], waiting: &[usize]) -> Vec<usize> {
     }
 }
 
-fn report_cycle(
-    steps: &[StepSpec],
-    cycle: &[usize],
-    locs: &Locations,
-    path: &str,
-    problems: &mut Diagnostics,
-) {
+fn report_cycle(steps: &[StepSpec], cycle: &[usize], locs: &Locations, path: &str, problems: &mut Diagnostics) {
     // Start the cycle at the step that comes first in the file.
-    let first = cycle
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, s)| **s)
-        .map_or(0, |(k, _)| k);
-    let rotated: Vec<usize> = cycle[first..]
-        .iter()
-        .chain(&cycle[..first])
-        .copied()
-        .collect();
+    let first = cycle.iter().enumerate().min_by_key(|(_, s)| **s).map_or(0, |(k, _)| k);
+    let rotated: Vec<usize> = cycle[first..].iter().chain(&cycle[..first]).copied().collect();
     let mut names: Vec<&str> = rotated.iter().map(|&i| steps[i].id.as_str()).collect();
     names.push(names[0]);
     let head = rotated[0];
     let next = rotated.get(1).copied().unwrap_or(head);
-    let k = steps[head]
-        .needs
-        .iter()
-        .position(|n| *n == steps[next].id)
-        .unwrap_or(0);
+    let k = steps[head].needs.iter().position(|n| *n == steps[next].id).unwrap_or(0);
     let need_path = index(&join(&step_path(path, head), "needs"), k);
     problems.push(
-        locs.get(&need_path)
-            .or(locs.get(&join(&step_path(path, head), "needs"))),
+        locs.get(&need_path).or(locs.get(&join(&step_path(path, head), "needs"))),
         need_path,
-        format!(
-            "`needs` forms a cycle: {} (each step needs the next)",
-            names.join(" → ")
-        ),
+        format!("`needs` forms a cycle: {} (each step needs the next)", names.join(" → ")),
     );
 }
 

@@ -58,11 +58,7 @@ impl Decoder {
     /// (with the nearest known key as a suggestion) and non-mappings.
     pub fn fields<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Fields<'n>> {
         let Value::Map(entries) = &node.value else {
-            self.error(
-                node.at,
-                path,
-                format!("expected a mapping, found {}", node.value.type_name()),
-            );
+            self.error(node.at, path, format!("expected a mapping, found {}", node.value.type_name()));
             return None;
         };
         for (key, _) in entries {
@@ -72,21 +68,14 @@ impl Decoder {
                 self.error(key.at, &join(path, &name), message);
             }
         }
-        Some(Fields {
-            node,
-            path: path.to_string(),
-        })
+        Some(Fields { node, path: path.to_string() })
     }
 
     pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             other => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("expected a string, found {}", other.type_name()),
-                );
+                self.error(node.at, path, format!("expected a string, found {}", other.type_name()));
                 None
             }
         }
@@ -96,11 +85,7 @@ impl Decoder {
         match &node.value {
             Value::Bool(b) => Some(*b),
             other => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("expected true or false, found {}", other.type_name()),
-                );
+                self.error(node.at, path, format!("expected true or false, found {}", other.type_name()));
                 None
             }
         }
@@ -111,19 +96,11 @@ impl Decoder {
         match &node.value {
             Value::Int(i) if (min..=max).contains(i) => Some(*i),
             Value::Int(i) => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("{i} is out of range: expected {min} to {max}"),
-                );
+                self.error(node.at, path, format!("{i} is out of range: expected {min} to {max}"));
                 None
             }
             other => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("expected a whole number, found {}", other.type_name()),
-                );
+                self.error(node.at, path, format!("expected a whole number, found {}", other.type_name()));
                 None
             }
         }
@@ -135,20 +112,12 @@ impl Decoder {
             Value::Int(i) => *i as f64,
             Value::Float(f) => *f,
             other => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("expected a number, found {}", other.type_name()),
-                );
+                self.error(node.at, path, format!("expected a number, found {}", other.type_name()));
                 return None;
             }
         };
         if !(min..=max).contains(&value) {
-            self.error(
-                node.at,
-                path,
-                format!("{value} is out of range: expected {min} to {max}"),
-            );
+            self.error(node.at, path, format!("{value} is out of range: expected {min} to {max}"));
             return None;
         }
         Some(value)
@@ -164,21 +133,14 @@ impl Decoder {
                 }
             },
             Value::Int(i) => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("a duration needs a unit: write `{i}s`, `{i}m` or `{i}h`"),
-                );
+                self.error(node.at, path, format!("a duration needs a unit: write `{i}s`, `{i}m` or `{i}h`"));
                 None
             }
             other => {
                 self.error(
                     node.at,
                     path,
-                    format!(
-                        "expected a duration such as `30s` or `5m`, found {}",
-                        other.type_name()
-                    ),
+                    format!("expected a duration such as `30s` or `5m`, found {}", other.type_name()),
                 );
                 None
             }
@@ -195,11 +157,7 @@ impl Decoder {
                 .filter_map(|(i, item)| self.string(item, &index(path, i)).map(|s| (s, item.at)))
                 .collect(),
             other => {
-                self.error(
-                    node.at,
-                    path,
-                    format!("expected a list of strings, found {}", other.type_name()),
-                );
+                self.error(node.at, path, format!("expected a list of strings, found {}", other.type_name()));
                 Vec::new()
             }
         }
@@ -209,11 +167,7 @@ impl Decoder {
     pub fn string_map(&mut self, node: &Node, path: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         let Value::Map(entries) = &node.value else {
-            self.error(
-                node.at,
-                path,
-                format!("expected a mapping, found {}", node.value.type_name()),
-            );
+            self.error(node.at, path, format!("expected a mapping, found {}", node.value.type_name()));
             return out;
         };
         for (key, value) in entries {
@@ -225,11 +179,7 @@ impl Decoder {
                 Value::Float(f) => Some(f.to_string()),
                 Value::Bool(b) => Some(b.to_string()),
                 other => {
-                    self.error(
-                        value.at,
-                        &field_path,
-                        format!("expected a string, found {}", other.type_name()),
-                    );
+                    self.error(value.at, &field_path, format!("expected a string, found {}", other.type_name()));
                     None
                 }
             };
@@ -254,11 +204,7 @@ impl<'n> Fields<'n> {
     pub fn required(&self, decoder: &mut Decoder, key: &str) -> Option<&'n Node> {
         let found = self.get(key);
         if found.is_none() {
-            decoder.error(
-                self.node.at,
-                &self.path,
-                format!("missing required field `{key}`"),
-            );
+            decoder.error(self.node.at, &self.path, format!("missing required field `{key}`"));
         }
         found
     }
@@ -266,11 +212,7 @@ impl<'n> Fields<'n> {
 
 /// `a.b`, or `b` at the top.
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 /// `a[3]`.
@@ -307,11 +249,7 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "spec.steps[0].nedds");
         assert_eq!(problems[0].line, Some(1));
-        assert!(
-            problems[0].message.contains("did you mean `needs`"),
-            "{}",
-            problems[0].message
-        );
+        assert!(problems[0].message.contains("did you mean `needs`"), "{}", problems[0].message);
     }
 
     #[test]
@@ -320,10 +258,6 @@ mod tests {
         let mut d = Decoder::default();
         assert!(d.duration(doc.get("timeout").unwrap(), "timeout").is_none());
         let problems = d.problems.into_sorted();
-        assert!(
-            problems[0].message.contains("`30s`"),
-            "{}",
-            problems[0].message
-        );
+        assert!(problems[0].message.contains("`30s`"), "{}", problems[0].message);
     }
 }

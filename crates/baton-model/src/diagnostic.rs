@@ -80,8 +80,7 @@ impl Diagnostics {
 
     /// Sorted by position so that a reader meets them in file order.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.0
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.0.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
         self.0
     }
 }
@@ -92,12 +91,7 @@ mod tests {
 
     #[test]
     fn display_names_file_position_path_and_reason() {
-        let d = Diagnostic::new(
-            Some(Pos { line: 3, col: 7 }),
-            "spec.steps[0].id",
-            "is empty",
-        )
-        .in_file("w.yaml");
+        let d = Diagnostic::new(Some(Pos { line: 3, col: 7 }), "spec.steps[0].id", "is empty").in_file("w.yaml");
         assert_eq!(d.to_string(), "w.yaml:3:7: spec.steps[0].id: is empty");
     }
 

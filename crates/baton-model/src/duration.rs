@@ -38,10 +38,7 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = |reason: String| DurationError {
-            text: text.to_string(),
-            reason,
-        };
+        let error = |reason: String| DurationError { text: text.to_string(), reason };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(error("it is empty".into()));
@@ -49,9 +46,7 @@ impl FromStr for Duration {
         if trimmed.chars().all(|c| c.is_ascii_digit()) {
             return Err(error("it has no unit".into()));
         }
-        humantime::parse_duration(trimmed)
-            .map(Duration)
-            .map_err(|e| error(e.to_string()))
+        humantime::parse_duration(trimmed).map(Duration).map_err(|e| error(e.to_string()))
     }
 }
 
@@ -82,24 +77,13 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         assert_eq!("30s".parse::<Duration>().unwrap(), Duration::from_secs(30));
-        assert_eq!(
-            "1h30m".parse::<Duration>().unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            "250ms".parse::<Duration>().unwrap(),
-            Duration::from_millis(250)
-        );
+        assert_eq!("1h30m".parse::<Duration>().unwrap(), Duration::from_secs(5400));
+        assert_eq!("250ms".parse::<Duration>().unwrap(), Duration::from_millis(250));
     }
 
     #[test]
     fn rejects_missing_units_and_garbage() {
-        assert!(
-            "30".parse::<Duration>()
-                .unwrap_err()
-                .to_string()
-                .contains("no unit")
-        );
+        assert!("30".parse::<Duration>().unwrap_err().to_string().contains("no unit"));
         assert!("5 parsecs".parse::<Duration>().is_err());
         assert!("".parse::<Duration>().is_err());
     }

@@ -12,14 +12,7 @@ use serde_json::Value as Json;
 /// The names an expression may start from.
 pub const ROOTS: &[&str] = &["inputs", "steps", "run", "item", "index"];
 /// What `steps.<id>` holds.
-pub const STEP_FIELDS: &[&str] = &[
-    "status",
-    "outputs",
-    "exit_code",
-    "stdout",
-    "stderr",
-    "attempts",
-];
+pub const STEP_FIELDS: &[&str] = &["status", "outputs", "exit_code", "stdout", "stderr", "attempts"];
 /// What `run` holds.
 pub const RUN_FIELDS: &[&str] = &["id", "workflow", "version", "tenant", "created_at"];
 
@@ -45,10 +38,7 @@ impl Expr {
             let text = e.to_string().replace("ERROR: <input>:", "at ");
             format!("CEL does not compile: {text}")
         })?;
-        Ok(Expr {
-            source: source.to_string(),
-            program: Arc::new(program),
-        })
+        Ok(Expr { source: source.to_string(), program: Arc::new(program) })
     }
 
     pub fn source(&self) -> &str {
@@ -57,11 +47,7 @@ impl Expr {
 
     /// Problems with the names this expression reads, given what is in scope.
     pub fn check(&self, scope: &RefScope<'_>) -> Vec<String> {
-        let mut checker = Checker {
-            scope,
-            bound: Vec::new(),
-            problems: Vec::new(),
-        };
+        let mut checker = Checker { scope, bound: Vec::new(), problems: Vec::new() };
         checker.walk(self.program.expression());
         checker.problems.dedup();
         checker.problems
@@ -136,14 +122,9 @@ impl Checker<'_, '_> {
             return;
         }
         if !ROOTS.contains(&name) {
-            self.problems.push(format!(
-                "unknown name `{name}`: an expression may read {}",
-                ROOTS.join(", ")
-            ));
+            self.problems.push(format!("unknown name `{name}`: an expression may read {}", ROOTS.join(", ")));
         } else if (name == "item" || name == "index") && !self.scope.has_item {
-            self.problems.push(format!(
-                "`{name}` is only defined in a step with `for_each`"
-            ));
+            self.problems.push(format!("`{name}` is only defined in a step with `for_each`"));
         }
     }
 
@@ -169,15 +150,11 @@ impl Checker<'_, '_> {
                     } else {
                         format!("declared inputs: {}", self.scope.inputs.join(", "))
                     };
-                    self.problems
-                        .push(format!("unknown input `{name}` ({known})"));
+                    self.problems.push(format!("unknown input `{name}` ({known})"));
                 }
             }
             ["run", field, ..] if !RUN_FIELDS.contains(field) => {
-                self.problems.push(format!(
-                    "`run.{field}` does not exist: run has {}",
-                    RUN_FIELDS.join(", ")
-                ));
+                self.problems.push(format!("`run.{field}` does not exist: run has {}", RUN_FIELDS.join(", ")));
             }
             _ => {}
         }
@@ -188,11 +165,8 @@ impl Checker<'_, '_> {
         if call.func_name != "_[_]" || call.args.len() != 2 {
             return;
         }
-        let is_steps =
-            matches!(&call.args[0].expr, Ast::Ident(n) if n == "steps" && !self.is_bound(n));
-        if let (true, Ast::Literal(cel::common::ast::LiteralValue::String(id))) =
-            (is_steps, &call.args[1].expr)
-        {
+        let is_steps = matches!(&call.args[0].expr, Ast::Ident(n) if n == "steps" && !self.is_bound(n));
+        if let (true, Ast::Literal(cel::common::ast::LiteralValue::String(id))) = (is_steps, &call.args[1].expr) {
             let id: &str = id.inner();
             self.step_ref(id);
         }
@@ -253,26 +227,15 @@ impl Bindings {
     pub fn new(vars: &BTreeMap<&str, Json>) -> Self {
         let mut context = cel::Context::with_env(STDLIB.clone());
         for (name, value) in vars {
-            // A JSON value always serialises into a CEL value.
-            if let Ok(v) = cel::to_value(value) {
-                context.add_variable_from_value(*name, v);
-            }
+            context.add_variable_from_value(*name, to_cel(value));
         }
         Bindings { context }
     }
 
     pub fn eval(&self, expr: &Expr) -> Result<Json, EvalError> {
-        let error = |reason: String| EvalError {
-            source_text: expr.source.clone(),
-            reason,
-        };
-        let value = expr
-            .program
-            .execute(&self.context)
-            .map_err(|e| error(friendly_execution_error(&e)))?;
-        value
-            .json()
-            .map_err(|e| error(format!("its value cannot be expressed as JSON: {e}")))
+        let error = |reason: String| EvalError { source_text: expr.source.clone(), reason };
+        let value = expr.program.execute(&self.context).map_err(|e| error(friendly_execution_error(&e)))?;
+        value.json().map_err(|e| error(format!("its value cannot be expressed as JSON: {e}")))
     }
 
     pub fn eval_bool(&self, expr: &Expr) -> Result<bool, EvalError> {
@@ -292,6 +255,27 @@ impl Bindings {
                 source_text: expr.source.clone(),
                 reason: format!("for_each must give a list, got {other}"),
             }),
+        }
+    }
+}
+
+/// JSON to CEL, with whole numbers as CEL `int` (as a user expects
+/// `item * 10` to work) unless they only fit an unsigned 64-bit integer.
+fn to_cel(value: &Json) -> cel::Value {
+    match value {
+        Json::Null => cel::Value::Null,
+        Json::Bool(b) => cel::Value::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Json::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Json::Object(map) => {
+            let entries: std::collections::HashMap<cel::objects::Key, cel::Value> =
+                map.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            cel::Value::Map(cel::objects::Map { map: Arc::new(entries) })
         }
     }
 }
@@ -331,10 +315,7 @@ impl Template {
             }
             let body = &rest[start + 3..];
             let end = closing_braces(body).ok_or_else(|| {
-                format!(
-                    "template `${{{{` at offset {} is not closed with `}}}}`",
-                    text.len() - rest.len() + start
-                )
+                format!("template `${{{{` at offset {} is not closed with `}}}}`", text.len() - rest.len() + start)
             })?;
             let source = body[..end].trim();
             if source.is_empty() {
@@ -418,11 +399,7 @@ impl TemplateValue {
     pub fn compile(value: &Json) -> Result<Self, Vec<(String, String)>> {
         let mut problems = Vec::new();
         let compiled = Self::compile_at(value, "", &mut problems);
-        if problems.is_empty() {
-            Ok(compiled)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(compiled) } else { Err(problems) }
     }
 
     fn compile_at(value: &Json, path: &str, problems: &mut Vec<(String, String)>) -> Self {
@@ -436,20 +413,12 @@ impl TemplateValue {
                 }
             },
             Json::Array(items) if items.iter().any(has_template) => TemplateValue::List(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| Self::compile_at(v, &format!("{path}[{i}]"), problems))
-                    .collect(),
+                items.iter().enumerate().map(|(i, v)| Self::compile_at(v, &format!("{path}[{i}]"), problems)).collect(),
             ),
             Json::Object(map) if map.values().any(has_template) => TemplateValue::Object(
                 map.iter()
                     .map(|(k, v)| {
-                        let child = if path.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{path}.{k}")
-                        };
+                        let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                         (k.clone(), Self::compile_at(v, &child, problems))
                     })
                     .collect(),
@@ -476,11 +445,7 @@ impl TemplateValue {
             }
             TemplateValue::Object(entries) => {
                 for (k, v) in entries {
-                    let child = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
+                    let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                     v.collect(&child, out);
                 }
             }
@@ -496,17 +461,11 @@ impl TemplateValue {
         Ok(match self {
             TemplateValue::Literal(v) => v.clone(),
             TemplateValue::Template(t) => t.render(bindings)?,
-            TemplateValue::List(items) => Json::Array(
-                items
-                    .iter()
-                    .map(|v| v.render(bindings))
-                    .collect::<Result<_, _>>()?,
-            ),
+            TemplateValue::List(items) => {
+                Json::Array(items.iter().map(|v| v.render(bindings)).collect::<Result<_, _>>()?)
+            }
             TemplateValue::Object(entries) => Json::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), v.render(bindings)?)))
-                    .collect::<Result<_, EvalError>>()?,
+                entries.iter().map(|(k, v)| Ok((k.clone(), v.render(bindings)?))).collect::<Result<_, EvalError>>()?,
             ),
         })
     }
@@ -533,11 +492,7 @@ mod tests {
     fn check(source: &str, has_item: bool) -> Vec<String> {
         let inputs = vec!["host".to_string()];
         let steps = scope_steps();
-        let scope = RefScope {
-            inputs: &inputs,
-            steps: &steps,
-            has_item,
-        };
+        let scope = RefScope { inputs: &inputs, steps: &steps, has_item };
         Expr::compile(source).unwrap().check(&scope)
     }
 
@@ -560,11 +515,7 @@ mod tests {
     fn unknown_step_is_named() {
         let problems = check("steps.biuld.outputs.x == 1", false);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(
-            problems[0].contains("unknown step `biuld`"),
-            "{}",
-            problems[0]
-        );
+        assert!(problems[0].contains("unknown step `biuld`"), "{}", problems[0]);
         let problems = check("steps['nope'].status == 'succeeded'", false);
         assert!(problems[0].contains("unknown step `nope`"), "{problems:?}");
     }
@@ -572,38 +523,28 @@ mod tests {
     #[test]
     fn step_outside_needs_is_named() {
         let problems = check("steps.later.outputs.x == 1", false);
-        assert!(
-            problems[0].contains("not among the steps this one needs"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("not among the steps this one needs"), "{problems:?}");
     }
 
     #[test]
     fn unknown_roots_inputs_and_fields() {
         assert!(check("input.host == 'x'", false)[0].contains("unknown name `input`"));
         assert!(check("inputs.hots == 'x'", false)[0].contains("unknown input `hots`"));
-        assert!(
-            check("steps.build.output", false)[0].contains("`steps.build.output` does not exist")
-        );
+        assert!(check("steps.build.output", false)[0].contains("`steps.build.output` does not exist"));
         assert!(check("item == 1", false)[0].contains("only defined in a step with `for_each`"));
     }
 
     #[test]
     fn templates_render_with_types() {
-        let bindings = Bindings::new(&BTreeMap::from([(
-            "inputs",
-            json!({"n": 3, "host": "db1"}),
-        )]));
+        let bindings = Bindings::new(&BTreeMap::from([("inputs", json!({"n": 3, "host": "db1"}))]));
         let whole = Template::parse("${{ inputs.n }}").unwrap().unwrap();
         assert_eq!(whole.render(&bindings).unwrap(), json!(3));
-        let mixed = Template::parse("ping ${{ inputs.host }} x${{ inputs.n }}")
-            .unwrap()
-            .unwrap();
+        let mixed = Template::parse("ping ${{ inputs.host }} x${{ inputs.n }}").unwrap().unwrap();
         assert_eq!(mixed.render(&bindings).unwrap(), json!("ping db1 x3"));
-        let map = Template::parse("${{ {'a': {'b': inputs.n}} }}")
-            .unwrap()
-            .unwrap();
+        let map = Template::parse("${{ {'a': {'b': inputs.n}} }}").unwrap().unwrap();
         assert_eq!(map.render(&bindings).unwrap(), json!({"a": {"b": 3}}));
+        let arithmetic = Template::parse("${{ inputs.n * 10 + 1 }}").unwrap().unwrap();
+        assert_eq!(arithmetic.render(&bindings).unwrap(), json!(31), "JSON numbers are CEL ints");
     }
 
     #[test]
@@ -623,8 +564,7 @@ mod tests {
 
     #[test]
     fn template_value_compiles_nested_strings() {
-        let tv =
-            TemplateValue::compile(&json!({"run": "echo ${{ inputs.host }}", "n": 1})).unwrap();
+        let tv = TemplateValue::compile(&json!({"run": "echo ${{ inputs.host }}", "n": 1})).unwrap();
         let paths: Vec<String> = tv.templates().into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, vec!["run".to_string()]);
         let errors = TemplateValue::compile(&json!({"env": {"A": "${{ 1 + }}"}})).unwrap_err();

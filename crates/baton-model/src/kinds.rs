@@ -90,17 +90,9 @@ fn required_field(kind: StepKind) -> Option<&'static str> {
 /// A step whose kind needs arguments but has no `with` at all.
 pub fn check_missing_with(d: &mut Decoder, kind: StepKind, at: Pos, path: &str) {
     if let Some(field) = required_field(kind) {
-        d.error(
-            at,
-            path,
-            format!("a `{}` step needs `with.{field}`", kind.name()),
-        );
+        d.error(at, path, format!("a `{}` step needs `with.{field}`", kind.name()));
     } else if kind == StepKind::Sleep {
-        d.error(
-            at,
-            path,
-            "a `sleep` step needs `with.duration` or `with.until`",
-        );
+        d.error(at, path, "a `sleep` step needs `with.duration` or `with.until`");
     }
 }
 
@@ -127,9 +119,7 @@ pub fn check_with(d: &mut Decoder, kind: StepKind, node: &Node, path: &str) {
             }
         }
         StepKind::Http => {
-            if let Some(url) =
-                literal("url").and_then(|n| d.string(n, &fields.path_of("url")).map(|s| (n, s)))
-            {
+            if let Some(url) = literal("url").and_then(|n| d.string(n, &fields.path_of("url")).map(|s| (n, s))) {
                 check_url(d, url.0, &fields.path_of("url"), &url.1);
             }
             if let Some(n) = literal("method") {
@@ -148,11 +138,7 @@ pub fn check_with(d: &mut Decoder, kind: StepKind, node: &Node, path: &str) {
 
 fn check_url(d: &mut Decoder, node: &Node, path: &str, url: &str) {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        d.error(
-            node.at,
-            path,
-            format!("`{url}` is not an http:// or https:// URL"),
-        );
+        d.error(node.at, path, format!("`{url}` is not an http:// or https:// URL"));
     }
 }
 
@@ -162,10 +148,7 @@ fn check_method(d: &mut Decoder, node: &Node, path: &str) {
             d.error(
                 node.at,
                 path,
-                format!(
-                    "unknown HTTP method `{method}` (expected one of: {})",
-                    HTTP_METHODS.join(", ")
-                ),
+                format!("unknown HTTP method `{method}` (expected one of: {})", HTTP_METHODS.join(", ")),
             );
         }
     }
@@ -173,14 +156,7 @@ fn check_method(d: &mut Decoder, node: &Node, path: &str) {
 
 fn check_statuses(d: &mut Decoder, node: &Node, path: &str) {
     let Value::Seq(items) = &node.value else {
-        d.error(
-            node.at,
-            path,
-            format!(
-                "expected a list of HTTP statuses, found {}",
-                node.value.type_name()
-            ),
-        );
+        d.error(node.at, path, format!("expected a list of HTTP statuses, found {}", node.value.type_name()));
         return;
     };
     for (i, item) in items.iter().enumerate() {
@@ -190,16 +166,8 @@ fn check_statuses(d: &mut Decoder, node: &Node, path: &str) {
 
 fn check_sleep(d: &mut Decoder, fields: &crate::decode::Fields<'_>, node: &Node) {
     match (fields.get("duration"), fields.get("until")) {
-        (None, None) => d.error(
-            node.at,
-            &fields.path,
-            "a `sleep` step needs `duration` or `until`",
-        ),
-        (Some(_), Some(n)) => d.error(
-            n.at,
-            &fields.path_of("until"),
-            "give `duration` or `until`, not both",
-        ),
+        (None, None) => d.error(node.at, &fields.path, "a `sleep` step needs `duration` or `until`"),
+        (Some(_), Some(n)) => d.error(n.at, &fields.path_of("until"), "give `duration` or `until`, not both"),
         (Some(n), None) if !holds_template(n) => {
             d.duration(n, &fields.path_of("duration"));
         }

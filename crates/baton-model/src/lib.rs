@@ -11,6 +11,7 @@ pub mod decode;
 pub mod diagnostic;
 pub mod duration;
 pub mod expr;
+pub mod inputs;
 pub mod kinds;
 pub mod resource;
 pub mod state;
@@ -23,6 +24,4 @@ pub use diagnostic::Diagnostic;
 pub use duration::Duration;
 pub use resource::{Resource, content_hash, load};
 pub use state::{AttemptState, RunState, StepState};
-pub use workflow::{
-    Action, InputSpec, InputType, Metadata, RetryPolicy, StepKind, StepSpec, Workflow,
-};
+pub use workflow::{Action, InputSpec, InputType, Metadata, RetryPolicy, StepKind, StepSpec, Workflow};

@@ -39,9 +39,8 @@ impl Resource {
 
 /// Reads every document of `text`; returns all problems, each attributed to `file`.
 pub fn load(file: &str, text: &str) -> Result<Vec<Resource>, Vec<Diagnostic>> {
-    let docs = yaml::parse_documents(text).map_err(|e| {
-        vec![Diagnostic::new(Some(e.at), "", format!("YAML syntax: {}", e.message)).in_file(file)]
-    })?;
+    let docs = yaml::parse_documents(text)
+        .map_err(|e| vec![Diagnostic::new(Some(e.at), "", format!("YAML syntax: {}", e.message)).in_file(file)])?;
     let mut resources = Vec::new();
     let mut problems = Vec::new();
     for doc in docs.iter().filter(|d| d.value != Value::Null) {
@@ -53,11 +52,7 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Resource>, Vec<Diagnostic>> {
     if resources.is_empty() && problems.is_empty() {
         problems.push(Diagnostic::new(None, "", "no resources in this file"));
     }
-    if problems.is_empty() {
-        Ok(resources)
-    } else {
-        Err(problems.into_iter().map(|d| d.in_file(file)).collect())
-    }
+    if problems.is_empty() { Ok(resources) } else { Err(problems.into_iter().map(|d| d.in_file(file)).collect()) }
 }
 
 fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
@@ -67,15 +62,9 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
         return Err(d.problems.into_sorted());
     };
     check_api_version(&mut d, &top);
-    let kind = top
-        .required(&mut d, "kind")
-        .and_then(|n| check_kind(&mut d, n));
-    let metadata = top
-        .required(&mut d, "metadata")
-        .and_then(|n| decode_metadata(&mut d, n));
-    let spec = top
-        .required(&mut d, "spec")
-        .and_then(|n| decode_spec(&mut d, n, "spec"));
+    let kind = top.required(&mut d, "kind").and_then(|n| check_kind(&mut d, n));
+    let metadata = top.required(&mut d, "metadata").and_then(|n| decode_metadata(&mut d, n));
+    let spec = top.required(&mut d, "spec").and_then(|n| decode_spec(&mut d, n, "spec"));
     match (kind, metadata, spec) {
         (Some(_), Some(metadata), Some(spec)) if d.problems.is_empty() => {
             CompiledWorkflow::compile(Workflow { metadata, spec }, &d.locs)
@@ -90,11 +79,7 @@ fn check_api_version(d: &mut Decoder, top: &Fields<'_>) {
     if let Some(n) = top.required(d, "apiVersion") {
         if let Some(v) = d.string(n, "apiVersion") {
             if v != API_VERSION {
-                d.error(
-                    n.at,
-                    "apiVersion",
-                    format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"),
-                );
+                d.error(n.at, "apiVersion", format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"));
             }
         }
     }
@@ -105,36 +90,20 @@ fn check_kind(d: &mut Decoder, node: &Node) -> Option<String> {
     if KINDS.contains(&kind.as_str()) {
         Some(kind)
     } else {
-        d.error(
-            node.at,
-            "kind",
-            format!(
-                "unknown kind `{kind}` (expected one of: {})",
-                KINDS.join(", ")
-            ),
-        );
+        d.error(node.at, "kind", format!("unknown kind `{kind}` (expected one of: {})", KINDS.join(", ")));
         None
     }
 }
 
 fn decode_metadata(d: &mut Decoder, node: &Node) -> Option<Metadata> {
     let fields = d.fields(node, "metadata", METADATA_FIELDS)?;
-    let name = fields
-        .required(d, "name")
-        .and_then(|n| checked_name(d, n, "metadata.name"));
+    let name = fields.required(d, "name").and_then(|n| checked_name(d, n, "metadata.name"));
     let tenant = match fields.get("tenant") {
         Some(n) => checked_name(d, n, "metadata.tenant")?,
         None => DEFAULT_TENANT.to_string(),
     };
-    let labels = fields
-        .get("labels")
-        .map(|n| d.string_map(n, "metadata.labels"))
-        .unwrap_or_else(BTreeMap::new);
-    Some(Metadata {
-        name: name?,
-        tenant,
-        labels,
-    })
+    let labels = fields.get("labels").map(|n| d.string_map(n, "metadata.labels")).unwrap_or_else(BTreeMap::new);
+    Some(Metadata { name: name?, tenant, labels })
 }
 
 fn checked_name(d: &mut Decoder, node: &Node, path: &str) -> Option<String> {

@@ -85,10 +85,7 @@ pub const RUN_TRANSITIONS: &[(RunState, RunState)] = {
 
 impl RunState {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunState::Succeeded | RunState::Failed | RunState::Cancelled | RunState::TimedOut
-        )
+        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled | RunState::TimedOut)
     }
 
     pub fn can_become(self, next: RunState) -> bool {
@@ -97,20 +94,13 @@ impl RunState {
 
     /// The states a run may be in just before reaching `self`.
     pub fn predecessors(self) -> Vec<RunState> {
-        RUN_TRANSITIONS
-            .iter()
-            .filter(|(_, to)| *to == self)
-            .map(|(from, _)| *from)
-            .collect()
+        RUN_TRANSITIONS.iter().filter(|(_, to)| *to == self).map(|(from, _)| *from).collect()
     }
 }
 
 impl StepState {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            StepState::Succeeded | StepState::Failed | StepState::Skipped | StepState::Cancelled
-        )
+        matches!(self, StepState::Succeeded | StepState::Failed | StepState::Skipped | StepState::Cancelled)
     }
 
     /// Whether dependents may start: skipped steps count as done.
@@ -136,10 +126,7 @@ mod tests {
             let reachable = *state == RunState::Pending || !state.predecessors().is_empty();
             assert!(reachable, "{state} cannot be reached");
             if !state.is_terminal() {
-                assert!(
-                    RUN_TRANSITIONS.iter().any(|(f, _)| f == state),
-                    "{state} is a dead end"
-                );
+                assert!(RUN_TRANSITIONS.iter().any(|(f, _)| f == state), "{state} is a dead end");
             }
         }
     }

@@ -49,8 +49,7 @@ pub enum InputType {
 }
 
 impl InputType {
-    pub const NAMES: &'static [&'static str] =
-        &["string", "integer", "number", "boolean", "list", "object"];
+    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "list", "object"];
 
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -126,12 +125,16 @@ impl StepKind {
 pub struct Action {
     pub kind: StepKind,
     /// Kind-specific arguments; strings may embed `${{ CEL }}` templates.
-    #[serde(default, skip_serializing_if = "is_empty_object")]
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
     pub with: Json,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+}
+
+fn empty_object() -> Json {
+    Json::Object(Default::default())
 }
 
 fn is_empty_object(v: &Json) -> bool {
@@ -177,11 +180,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            multiplier: 2.0,
-            max: Duration::from_secs(300),
-        }
+        Backoff { initial: Duration::from_secs(1), multiplier: 2.0, max: Duration::from_secs(300) }
     }
 }
 

@@ -6,25 +6,13 @@ use serde_json::Value as Json;
 
 use crate::decode::{Decoder, Fields, index, join};
 use crate::kinds;
-use crate::workflow::{
-    Action, Backoff, InputSpec, InputType, RetryPolicy, StepKind, StepSpec, WorkflowSpec,
-};
+use crate::workflow::{Action, Backoff, InputSpec, InputType, RetryPolicy, StepKind, StepSpec, WorkflowSpec};
 use crate::yaml::{Node, Value};
 
 const SPEC_FIELDS: &[&str] = &["description", "timeout", "inputs", "steps"];
 const INPUT_FIELDS: &[&str] = &["type", "required", "default", "description"];
-const STEP_FIELDS: &[&str] = &[
-    "id",
-    "kind",
-    "needs",
-    "if",
-    "with",
-    "timeout",
-    "retry",
-    "for_each",
-    "max_parallel",
-    "compensate",
-];
+const STEP_FIELDS: &[&str] =
+    &["id", "kind", "needs", "if", "with", "timeout", "retry", "for_each", "max_parallel", "compensate"];
 const ACTION_FIELDS: &[&str] = &["kind", "with", "timeout", "retry"];
 const RETRY_FIELDS: &[&str] = &["max_attempts", "backoff", "jitter"];
 const BACKOFF_FIELDS: &[&str] = &["initial", "multiplier", "max"];
@@ -32,38 +20,16 @@ const BACKOFF_FIELDS: &[&str] = &["initial", "multiplier", "max"];
 /// Reads `spec`; `None` when it is too broken to describe a workflow.
 pub fn decode_spec(d: &mut Decoder, node: &Node, path: &str) -> Option<WorkflowSpec> {
     let fields = d.fields(node, path, SPEC_FIELDS)?;
-    let description = fields
-        .get("description")
-        .and_then(|n| d.string(n, &fields.path_of("description")));
-    let timeout = fields
-        .get("timeout")
-        .and_then(|n| d.duration(n, &fields.path_of("timeout")));
-    let inputs = fields
-        .get("inputs")
-        .map(|n| decode_inputs(d, n, &fields.path_of("inputs")))
-        .unwrap_or_default();
-    let steps = fields
-        .required(d, "steps")
-        .map(|n| decode_steps(d, n, &fields.path_of("steps")))
-        .unwrap_or_default();
-    Some(WorkflowSpec {
-        description,
-        timeout,
-        inputs,
-        steps,
-    })
+    let description = fields.get("description").and_then(|n| d.string(n, &fields.path_of("description")));
+    let timeout = fields.get("timeout").and_then(|n| d.duration(n, &fields.path_of("timeout")));
+    let inputs = fields.get("inputs").map(|n| decode_inputs(d, n, &fields.path_of("inputs"))).unwrap_or_default();
+    let steps = fields.required(d, "steps").map(|n| decode_steps(d, n, &fields.path_of("steps"))).unwrap_or_default();
+    Some(WorkflowSpec { description, timeout, inputs, steps })
 }
 
 fn decode_inputs(d: &mut Decoder, node: &Node, path: &str) -> BTreeMap<String, InputSpec> {
     let Value::Map(entries) = &node.value else {
-        d.error(
-            node.at,
-            path,
-            format!(
-                "expected a mapping of input names, found {}",
-                node.value.type_name()
-            ),
-        );
+        d.error(node.at, path, format!("expected a mapping of input names, found {}", node.value.type_name()));
         return BTreeMap::new();
     };
     let mut inputs = BTreeMap::new();
@@ -87,63 +53,33 @@ fn decode_input(d: &mut Decoder, node: &Node, path: &str) -> Option<InputSpec> {
         let kind = InputType::parse(&name);
         if kind.is_none() {
             let names = InputType::NAMES.join(", ");
-            d.error(
-                n.at,
-                &fields.path_of("type"),
-                format!("unknown type `{name}` (expected one of: {names})"),
-            );
+            d.error(n.at, &fields.path_of("type"), format!("unknown type `{name}` (expected one of: {names})"));
         }
         kind
     })?;
-    let required = fields
-        .get("required")
-        .and_then(|n| d.bool(n, &fields.path_of("required")))
-        .unwrap_or(false);
+    let required = fields.get("required").and_then(|n| d.bool(n, &fields.path_of("required"))).unwrap_or(false);
     let default = fields.get("default").map(|n| (n, n.to_json()));
     if let Some((n, value)) = &default {
         if !kind.admits(value) {
-            d.error(
-                n.at,
-                &fields.path_of("default"),
-                format!("default {value} is not of type {}", kind.name()),
-            );
+            d.error(n.at, &fields.path_of("default"), format!("default {value} is not of type {}", kind.name()));
         }
         if required {
-            d.error(
-                n.at,
-                &fields.path_of("default"),
-                "an input with a default cannot be required: drop one of them",
-            );
+            d.error(n.at, &fields.path_of("default"), "an input with a default cannot be required: drop one of them");
         }
     }
-    let description = fields
-        .get("description")
-        .and_then(|n| d.string(n, &fields.path_of("description")));
-    Some(InputSpec {
-        kind,
-        required,
-        default: default.map(|(_, v)| v),
-        description,
-    })
+    let description = fields.get("description").and_then(|n| d.string(n, &fields.path_of("description")));
+    Some(InputSpec { kind, required, default: default.map(|(_, v)| v), description })
 }
 
 fn decode_steps(d: &mut Decoder, node: &Node, path: &str) -> Vec<StepSpec> {
     let Value::Seq(items) = &node.value else {
-        d.error(
-            node.at,
-            path,
-            format!("expected a list of steps, found {}", node.value.type_name()),
-        );
+        d.error(node.at, path, format!("expected a list of steps, found {}", node.value.type_name()));
         return Vec::new();
     };
     if items.is_empty() {
         d.error(node.at, path, "a workflow needs at least one step");
     }
-    items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| decode_step(d, item, &index(path, i)))
-        .collect()
+    items.iter().enumerate().filter_map(|(i, item)| decode_step(d, item, &index(path, i))).collect()
 }
 
 fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
@@ -151,11 +87,7 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
     let id = fields.required(d, "id").and_then(|n| {
         let id = d.string(n, &fields.path_of("id"))?;
         if !is_identifier(&id) {
-            d.error(
-                n.at,
-                &fields.path_of("id"),
-                identifier_problem("step id", &id),
-            );
+            d.error(n.at, &fields.path_of("id"), identifier_problem("step id", &id));
         }
         Some(id)
     });
@@ -167,20 +99,12 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
         .into_iter()
         .map(|(s, _)| s)
         .collect();
-    let condition = fields
-        .get("if")
-        .and_then(|n| expression_text(d, n, &fields.path_of("if")));
-    let for_each = fields
-        .get("for_each")
-        .and_then(|n| expression_text(d, n, &fields.path_of("for_each")));
+    let condition = fields.get("if").and_then(|n| expression_text(d, n, &fields.path_of("if")));
+    let for_each = fields.get("for_each").and_then(|n| expression_text(d, n, &fields.path_of("for_each")));
     let max_parallel = fields.get("max_parallel").and_then(|n| {
         let v = d.int_in(n, &fields.path_of("max_parallel"), 1, 10_000)?;
         if for_each.is_none() {
-            d.error(
-                n.at,
-                &fields.path_of("max_parallel"),
-                "`max_parallel` only applies to a step with `for_each`",
-            );
+            d.error(n.at, &fields.path_of("max_parallel"), "`max_parallel` only applies to a step with `for_each`");
         }
         Some(v as u32)
     });
@@ -189,15 +113,7 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
         let compensation = d.fields(n, &path, ACTION_FIELDS)?;
         decode_action(d, &compensation)
     });
-    Some(StepSpec {
-        id: id?,
-        needs,
-        condition,
-        for_each,
-        max_parallel,
-        compensate,
-        action: action?,
-    })
+    Some(StepSpec { id: id?, needs, condition, for_each, max_parallel, compensate, action: action? })
 }
 
 /// `kind`, `with`, `timeout` and `retry`: what steps and compensations share.
@@ -207,11 +123,7 @@ fn decode_action(d: &mut Decoder, fields: &Fields<'_>) -> Option<Action> {
         let kind = StepKind::parse(&name);
         if kind.is_none() {
             let names = StepKind::NAMES.join(", ");
-            d.error(
-                n.at,
-                &fields.path_of("kind"),
-                format!("unknown step kind `{name}` (expected one of: {names})"),
-            );
+            d.error(n.at, &fields.path_of("kind"), format!("unknown step kind `{name}` (expected one of: {names})"));
         }
         kind
     });
@@ -221,18 +133,9 @@ fn decode_action(d: &mut Decoder, fields: &Fields<'_>) -> Option<Action> {
     } else if let Some(kind) = kind {
         kinds::check_missing_with(d, kind, fields.node.at, &fields.path);
     }
-    let timeout = fields
-        .get("timeout")
-        .and_then(|n| d.duration(n, &fields.path_of("timeout")));
-    let retry = fields
-        .get("retry")
-        .and_then(|n| decode_retry(d, n, &fields.path_of("retry")));
-    Some(Action {
-        kind: kind?,
-        with: with.map_or(Json::Object(Default::default()), Node::to_json),
-        timeout,
-        retry,
-    })
+    let timeout = fields.get("timeout").and_then(|n| d.duration(n, &fields.path_of("timeout")));
+    let retry = fields.get("retry").and_then(|n| decode_retry(d, n, &fields.path_of("retry")));
+    Some(Action { kind: kind?, with: with.map_or(Json::Object(Default::default()), Node::to_json), timeout, retry })
 }
 
 fn decode_retry(d: &mut Decoder, node: &Node, path: &str) -> Option<RetryPolicy> {
@@ -249,11 +152,7 @@ fn decode_retry(d: &mut Decoder, node: &Node, path: &str) -> Option<RetryPolicy>
         Some(n) => d.number_in(n, &fields.path_of("jitter"), 0.0, 1.0)?,
         None => 0.0,
     };
-    Some(RetryPolicy {
-        max_attempts,
-        backoff,
-        jitter,
-    })
+    Some(RetryPolicy { max_attempts, backoff, jitter })
 }
 
 fn decode_backoff(d: &mut Decoder, node: &Node, path: &str) -> Option<Backoff> {
@@ -272,18 +171,10 @@ fn decode_backoff(d: &mut Decoder, node: &Node, path: &str) -> Option<Backoff> {
         None => defaults.max.max(initial),
     };
     if max < initial {
-        d.error(
-            node.at,
-            path,
-            format!("`max` ({max}) is shorter than `initial` ({initial})"),
-        );
+        d.error(node.at, path, format!("`max` ({max}) is shorter than `initial` ({initial})"));
         return None;
     }
-    Some(Backoff {
-        initial,
-        multiplier,
-        max,
-    })
+    Some(Backoff { initial, multiplier, max })
 }
 
 /// A CEL expression written as a YAML scalar; `true`/`false` and numbers are
@@ -297,11 +188,7 @@ fn expression_text(d: &mut Decoder, node: &Node, path: &str) -> Option<String> {
         Value::Str(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         other => {
-            d.error(
-                node.at,
-                path,
-                format!("expected a CEL expression, found {}", other.type_name()),
-            );
+            d.error(node.at, path, format!("expected a CEL expression, found {}", other.type_name()));
             None
         }
     }
@@ -315,12 +202,6 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 fn identifier_problem(what: &str, name: &str) -> String {
-    let hint = if name.contains('-') {
-        " (CEL would read `-` as minus: use `_`)"
-    } else {
-        ""
-    };
-    format!(
-        "{what} `{name}` must start with a letter or `_` and hold only letters, digits and `_`{hint}"
-    )
+    let hint = if name.contains('-') { " (CEL would read `-` as minus: use `_`)" } else { "" };
+    format!("{what} `{name}` must start with a letter or `_` and hold only letters, digits and `_`{hint}")
 }

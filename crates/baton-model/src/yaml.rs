@@ -64,27 +64,19 @@ pub struct SyntaxError {
 /// aliases are expanded (with saphyr's budget against alias bombs).
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        at: Pos {
-            line: e.marker().line(),
-            col: e.marker().col() + 1,
-        },
+        at: Pos { line: e.marker().line(), col: e.marker().col() + 1 },
         message: e.info().to_string(),
     })?;
     Ok(docs.iter().map(convert).collect())
 }
 
 fn convert(node: &MarkedYaml<'_>) -> Node {
-    let at = Pos {
-        line: node.span.start.line(),
-        col: node.span.start.col() + 1,
-    };
+    let at = Pos { line: node.span.start.line(), col: node.span.start.col() + 1 };
     let value = match &node.data {
         YamlData::Value(scalar) => scalar_value(scalar),
         YamlData::Representation(text, style, _) => representation_value(text, *style),
         YamlData::Sequence(items) => Value::Seq(items.iter().map(convert).collect()),
-        YamlData::Mapping(map) => {
-            Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect())
-        }
+        YamlData::Mapping(map) => Value::Map(map.iter().map(|(k, v)| (convert(k), convert(v))).collect()),
         YamlData::Tagged(_, inner) => return convert(inner),
         YamlData::Alias(_) | YamlData::BadValue => Value::Null,
     };
@@ -119,12 +111,7 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.key_text(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => J::Object(entries.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect()),
         }
     }
 
@@ -143,10 +130,9 @@ impl Node {
     /// Looks a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
-                .map(|(_, v)| v),
+            Value::Map(entries) => {
+                entries.iter().find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key)).map(|(_, v)| v)
+            }
             _ => None,
         }
     }
@@ -167,9 +153,7 @@ mod tests {
     fn positions_are_one_based() {
         let docs = parse_documents("a: 1\nb:\n  - x\n  - 'y'\n").unwrap();
         let b = docs[0].get("b").unwrap();
-        let Value::Seq(items) = &b.value else {
-            panic!("not a list")
-        };
+        let Value::Seq(items) = &b.value else { panic!("not a list") };
         assert_eq!(items[1].at, Pos { line: 4, col: 5 });
         assert_eq!(items[1].value, Value::Str("y".into()));
     }

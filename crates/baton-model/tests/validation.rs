@@ -44,40 +44,20 @@ fn unknown_fields_are_all_reported_with_suggestions() {
     );
     let all = problems(&text);
     let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        vec![
-            "spec.stepz",
-            "spec.steps[0].nedds",
-            "spec.steps[1].with.shel"
-        ],
-        "{all:#?}"
-    );
+    assert_eq!(paths, vec!["spec.stepz", "spec.steps[0].nedds", "spec.steps[1].with.shel"], "{all:#?}");
     assert_eq!(at(&all[0]), (6, 3));
     assert_eq!(at(&all[1]), (10, 7));
-    assert!(
-        all[1].message.contains("did you mean `needs`"),
-        "{}",
-        all[1]
-    );
-    assert!(
-        all[2].message.contains("did you mean `shell`"),
-        "{}",
-        all[2]
-    );
+    assert!(all[1].message.contains("did you mean `needs`"), "{}", all[1]);
+    assert!(all[2].message.contains("did you mean `shell`"), "{}", all[2]);
 }
 
 #[test]
 fn duplicate_step_ids() {
-    let text =
-        format!("{HEAD}  steps:\n    - id: a\n      kind: noop\n    - id: a\n      kind: noop\n");
+    let text = format!("{HEAD}  steps:\n    - id: a\n      kind: noop\n    - id: a\n      kind: noop\n");
     let d = one_problem(&text);
     assert_eq!(d.path, "spec.steps[1].id");
     assert_eq!(at(&d), (9, 11));
-    assert_eq!(
-        d.message,
-        "duplicate step id `a`: already used by spec.steps[0] (line 7)"
-    );
+    assert_eq!(d.message, "duplicate step id `a`: already used by spec.steps[0] (line 7)");
 }
 
 #[test]
@@ -88,10 +68,7 @@ fn needs_naming_a_missing_step() {
     let d = one_problem(&text);
     assert_eq!(d.path, "spec.steps[0].needs[1]");
     assert_eq!(at(&d), (9, 19));
-    assert!(
-        d.message.contains("needs `zz`, but no step has that id"),
-        "{d}"
-    );
+    assert!(d.message.contains("needs `zz`, but no step has that id"), "{d}");
 }
 
 #[test]
@@ -153,21 +130,11 @@ fn bad_durations() {
     );
     let all = problems(&text);
     assert_eq!(all.len(), 3, "{all:#?}");
-    assert_eq!(
-        (all[0].path.as_str(), at(&all[0])),
-        ("spec.timeout", (6, 12))
-    );
+    assert_eq!((all[0].path.as_str(), at(&all[0])), ("spec.timeout", (6, 12)));
     assert!(all[0].message.contains("needs a unit"), "{}", all[0]);
     assert_eq!(all[1].path, "spec.steps[0].with.duration");
-    assert!(
-        all[1].message.contains("`5 parsecs` is not a duration"),
-        "{}",
-        all[1]
-    );
-    assert_eq!(
-        (all[2].path.as_str(), at(&all[2])),
-        ("spec.steps[0].timeout", (11, 16))
-    );
+    assert!(all[1].message.contains("`5 parsecs` is not a duration"), "{}", all[1]);
+    assert_eq!((all[2].path.as_str(), at(&all[2])), ("spec.steps[0].timeout", (11, 16)));
 }
 
 #[test]
@@ -193,25 +160,10 @@ fn missing_required_fields_and_wrong_types() {
     let all = problems(&text);
     let messages: Vec<String> = all.iter().map(|d| d.to_string()).collect();
     assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("spec.inputs.n.default: default \"x\" is not of type integer")),
+        messages.iter().any(|m| m.contains("spec.inputs.n.default: default \"x\" is not of type integer")),
         "{messages:#?}"
     );
-    assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("spec.steps[0]: missing required field `id`")),
-        "{messages:#?}"
-    );
-    assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("spec.steps[0].with: missing required field `run`")),
-        "{messages:#?}"
-    );
-    assert!(
-        messages.iter().any(|m| m.contains("0 is out of range")),
-        "{messages:#?}"
-    );
+    assert!(messages.iter().any(|m| m.contains("spec.steps[0]: missing required field `id`")), "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("spec.steps[0].with: missing required field `run`")), "{messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("0 is out of range")), "{messages:#?}");
 }

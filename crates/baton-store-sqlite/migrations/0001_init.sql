@@ -23,7 +23,8 @@ CREATE TABLE runs (
     finished_at      INTEGER,
     deadline_at      INTEGER,
     reason           TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    ending           TEXT -- while compensating: the terminal state it heads for
 );
 
 CREATE INDEX runs_unfinished ON runs (state)

@@ -1,9 +1,7 @@
 //! Between SQLite's values and the store's records.
 
 use baton_model::{AttemptState, RunState, StepState};
-use baton_store::{
-    AttemptRecord, LogRecord, Phase, RunRecord, StepRecord, StoreError, WorkflowVersion,
-};
+use baton_store::{AttemptRecord, LogRecord, Phase, RunRecord, StepRecord, StoreError, WorkflowVersion};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use sqlx::Row;
@@ -21,8 +19,7 @@ pub fn micros_opt(t: Option<DateTime<Utc>>) -> Option<i64> {
 }
 
 fn time(us: i64) -> R<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
+    DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
 }
 
 fn time_opt(us: Option<i64>) -> R<Option<DateTime<Utc>>> {
@@ -35,17 +32,13 @@ pub fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 pub fn db(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d)
-            if d.message().contains("locked") || d.message().contains("busy") =>
-        {
+        sqlx::Error::Database(d) if d.message().contains("locked") || d.message().contains("busy") => {
             StoreError::Unavailable(e.to_string())
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
         }
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_string())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
         _ => StoreError::Other(e.to_string()),
     }
 }
@@ -66,10 +59,7 @@ fn uuid(text: &str) -> R<Uuid> {
     Uuid::parse_str(text).map_err(corrupt)
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
-    row: &'r SqliteRow,
-    col: &str,
-) -> R<T> {
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, col: &str) -> R<T> {
     row.try_get(col).map_err(corrupt)
 }
 
@@ -104,6 +94,7 @@ pub fn run(row: &SqliteRow) -> R<RunRecord> {
         deadline_at: time_opt(get(row, "deadline_at")?)?,
         reason: get(row, "reason")?,
         cancel_requested: get::<i64>(row, "cancel_requested")? != 0,
+        ending: get::<Option<String>>(row, "ending")?.map(|e| enum_of(&e, RunState::parse)).transpose()?,
     })
 }
 

@@ -16,12 +16,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use baton_store::{
-    ApplyOutcome, AttemptRecord, Change, LogRecord, Result, RunFilter, RunRecord, StepRecord,
-    Store, StoreError, WorkflowApply, WorkflowVersion,
+    ApplyOutcome, AttemptRecord, Change, LogRecord, Result, RunFilter, RunRecord, StepRecord, Store, StoreError,
+    WorkflowApply, WorkflowVersion,
 };
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -72,13 +70,8 @@ impl SqliteStore {
 
     async fn write(&self, op: WriteOp) -> Result<Reply> {
         let (reply, answer) = oneshot::channel();
-        self.writes
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| unavailable("the SQLite writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| unavailable("the SQLite writer has stopped"))?
+        self.writes.send(Job { op, reply }).await.map_err(|_| unavailable("the SQLite writer has stopped"))?;
+        answer.await.map_err(|_| unavailable("the SQLite writer has stopped"))?
     }
 }
 
@@ -91,12 +84,7 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn workflow_get(
-        &self,
-        tenant: &str,
-        name: &str,
-        version: Option<u32>,
-    ) -> Result<Option<WorkflowVersion>> {
+    async fn workflow_get(&self, tenant: &str, name: &str, version: Option<u32>) -> Result<Option<WorkflowVersion>> {
         read::workflow_get(&self.reads, tenant, name, version).await
     }
 
@@ -109,9 +97,7 @@ impl Store for SqliteStore {
     }
 
     async fn run_insert(&self, run: RunRecord) -> Result<()> {
-        self.write(WriteOp::RunInsert(Box::new(run)))
-            .await
-            .map(|_| ())
+        self.write(WriteOp::RunInsert(Box::new(run))).await.map(|_| ())
     }
 
     async fn run_get(&self, id: Uuid) -> Result<Option<RunRecord>> {
@@ -143,12 +129,7 @@ impl Store for SqliteStore {
         read::attempt_list(&self.reads, run).await
     }
 
-    async fn log_get(
-        &self,
-        run: Uuid,
-        key: &str,
-        attempt: Option<u32>,
-    ) -> Result<Option<LogRecord>> {
+    async fn log_get(&self, run: Uuid, key: &str, attempt: Option<u32>) -> Result<Option<LogRecord>> {
         read::log_get(&self.reads, run, key, attempt).await
     }
 

@@ -42,11 +42,7 @@ pub async fn workflow_list(pool: &SqlitePool, tenant: Option<&str>) -> R<Vec<Wor
     rows.iter().map(convert::workflow_version).collect()
 }
 
-pub async fn workflow_versions(
-    pool: &SqlitePool,
-    tenant: &str,
-    name: &str,
-) -> R<Vec<WorkflowVersion>> {
+pub async fn workflow_versions(pool: &SqlitePool, tenant: &str, name: &str) -> R<Vec<WorkflowVersion>> {
     let rows = sqlx::query(
         "SELECT tenant, name, version, hash, body, created_at FROM workflow_versions
          WHERE tenant = ?1 AND name = ?2 ORDER BY version DESC",
@@ -60,31 +56,25 @@ pub async fn workflow_versions(
 }
 
 pub async fn run_get(pool: &SqlitePool, id: Uuid) -> R<Option<RunRecord>> {
-    let row = sqlx::query("SELECT * FROM runs WHERE id = ?1")
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await
-        .map_err(db)?;
+    let row =
+        sqlx::query("SELECT * FROM runs WHERE id = ?1").bind(id.to_string()).fetch_optional(pool).await.map_err(db)?;
     row.as_ref().map(convert::run).transpose()
 }
 
 pub async fn run_find(pool: &SqlitePool, prefix: &str, limit: u32) -> R<Vec<RunRecord>> {
     // Ids are lowercase hex and dashes, all below `~`: a range scan on the key.
-    let rows =
-        sqlx::query("SELECT * FROM runs WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT ?2")
-            .bind(prefix.to_ascii_lowercase())
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+    let rows = sqlx::query("SELECT * FROM runs WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT ?2")
+        .bind(prefix.to_ascii_lowercase())
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
     rows.iter().map(convert::run).collect()
 }
 
 pub async fn run_list(pool: &SqlitePool, f: &RunFilter) -> R<Vec<RunRecord>> {
-    let states = (!f.states.is_empty()).then(|| {
-        serde_json::to_string(&f.states.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-            .unwrap_or_default()
-    });
+    let states = (!f.states.is_empty())
+        .then(|| serde_json::to_string(&f.states.iter().map(|s| s.as_str()).collect::<Vec<_>>()).unwrap_or_default());
     let rows = sqlx::query(
         "SELECT * FROM runs
          WHERE (?1 IS NULL OR tenant = ?1)
@@ -124,21 +114,15 @@ pub async fn step_list(pool: &SqlitePool, run: Uuid) -> R<Vec<StepRecord>> {
 }
 
 pub async fn attempt_list(pool: &SqlitePool, run: Uuid) -> R<Vec<AttemptRecord>> {
-    let rows =
-        sqlx::query("SELECT * FROM attempts WHERE run_id = ?1 ORDER BY started_at, key, attempt")
-            .bind(run.to_string())
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
+    let rows = sqlx::query("SELECT * FROM attempts WHERE run_id = ?1 ORDER BY started_at, key, attempt")
+        .bind(run.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
     rows.iter().map(convert::attempt).collect()
 }
 
-pub async fn log_get(
-    pool: &SqlitePool,
-    run: Uuid,
-    key: &str,
-    attempt: Option<u32>,
-) -> R<Option<LogRecord>> {
+pub async fn log_get(pool: &SqlitePool, run: Uuid, key: &str, attempt: Option<u32>) -> R<Option<LogRecord>> {
     let row = sqlx::query(
         "SELECT * FROM logs WHERE run_id = ?1 AND key = ?2 AND (?3 IS NULL OR attempt = ?3)
          ORDER BY attempt DESC LIMIT 1",

@@ -71,20 +71,13 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> R<()> {
-    sqlx::raw_sql(sql)
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(db)
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(db)
 }
 
 /// One transaction for all `jobs`, each in a savepoint of its own.
 async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
-        return jobs
-            .iter()
-            .map(|_| Err(StoreError::Unavailable(e.to_string())))
-            .collect();
+        return jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect();
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -95,9 +88,7 @@ async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>
         Err(e) => {
             let _ = exec(conn, "ROLLBACK").await;
             tracing::error!(error = %e, "SQLite commit failed; the batch was rolled back");
-            jobs.iter()
-                .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                .collect()
+            jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect()
         }
     }
 }
@@ -139,36 +130,32 @@ async fn workflow_apply(conn: &mut SqliteConnection, p: &WorkflowApply) -> R<App
     .map_err(db)?;
     if let Some((version, hash)) = &latest {
         if *hash == p.hash {
-            return Ok(ApplyOutcome::Unchanged {
-                version: *version as u32,
-            });
+            return Ok(ApplyOutcome::Unchanged { version: *version as u32 });
         }
     }
     let version = latest.as_ref().map_or(1, |(v, _)| v + 1);
     let body = serde_json::to_string(&p.workflow).map_err(|e| StoreError::Other(e.to_string()))?;
-    sqlx::query("INSERT INTO workflow_versions (tenant, name, version, hash, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(&meta.tenant)
-        .bind(&meta.name)
-        .bind(version)
-        .bind(&p.hash)
-        .bind(body)
-        .bind(micros(p.now))
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO workflow_versions (tenant, name, version, hash, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(&meta.tenant)
+    .bind(&meta.name)
+    .bind(version)
+    .bind(&p.hash)
+    .bind(body)
+    .bind(micros(p.now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
     let version = version as u32;
-    Ok(if latest.is_some() {
-        ApplyOutcome::Updated { version }
-    } else {
-        ApplyOutcome::Created { version }
-    })
+    Ok(if latest.is_some() { ApplyOutcome::Updated { version } } else { ApplyOutcome::Created { version } })
 }
 
 async fn run_insert(conn: &mut SqliteConnection, r: &RunRecord) -> R<()> {
     sqlx::query(
         "INSERT INTO runs (id, tenant, workflow, version, state, inputs, trigger, created_at,
-                           started_at, finished_at, deadline_at, reason, cancel_requested)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                           started_at, finished_at, deadline_at, reason, cancel_requested, ending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .bind(r.id.to_string())
     .bind(&r.tenant)
@@ -183,6 +170,7 @@ async fn run_insert(conn: &mut SqliteConnection, r: &RunRecord) -> R<()> {
     .bind(micros_opt(r.deadline_at))
     .bind(r.reason.as_deref())
     .bind(i64::from(r.cancel_requested))
+    .bind(r.ending.map(|e| e.as_str()))
     .execute(conn)
     .await
     .map_err(db)?;
@@ -203,30 +191,18 @@ async fn cancel_request(conn: &mut SqliteConnection, id: Uuid) -> R<()> {
 
 async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> R<bool> {
     match change {
-        Change::RunTransition {
-            run_id,
-            to,
-            at,
-            reason,
-            deadline_at,
-        } => {
-            run_transition(
-                conn,
-                *run_id,
-                *to,
-                micros(*at),
-                reason.as_deref(),
-                micros_opt(*deadline_at),
-            )
-            .await
+        Change::RunTransition { run_id, to, at, reason, deadline_at, ending } => {
+            let guard = Transition {
+                to: *to,
+                at: micros(*at),
+                reason: reason.as_deref(),
+                deadline_at: micros_opt(*deadline_at),
+                ending: *ending,
+            };
+            run_transition(conn, *run_id, guard).await
         }
         Change::StepPut(step) => step_put(conn, step).await,
-        Change::AttemptStart {
-            run_id,
-            key,
-            attempt,
-            at,
-        } => {
+        Change::AttemptStart { run_id, key, attempt, at } => {
             let result = sqlx::query(
                 "INSERT INTO attempts (run_id, key, attempt, state, started_at) VALUES (?1, ?2, ?3, 'running', ?4)
                  ON CONFLICT DO NOTHING",
@@ -240,16 +216,7 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> R<bool> {
             .map_err(db)?;
             Ok(result.rows_affected() == 1)
         }
-        Change::AttemptEnd {
-            run_id,
-            key,
-            attempt,
-            state,
-            at,
-            exit_code,
-            reason,
-            log,
-        } => {
+        Change::AttemptEnd { run_id, key, attempt, state, at, exit_code, reason, log } => {
             let result = sqlx::query(
                 "UPDATE attempts SET state = ?4, finished_at = ?5, exit_code = ?6, reason = ?7
                  WHERE run_id = ?1 AND key = ?2 AND attempt = ?3 AND state = 'running'",
@@ -281,30 +248,33 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> R<bool> {
     }
 }
 
-async fn run_transition(
-    conn: &mut SqliteConnection,
-    id: Uuid,
+struct Transition<'a> {
     to: RunState,
     at: i64,
-    reason: Option<&str>,
+    reason: Option<&'a str>,
     deadline_at: Option<i64>,
-) -> R<bool> {
-    let from: Vec<&str> = to.predecessors().iter().map(|s| s.as_str()).collect();
+    ending: Option<RunState>,
+}
+
+async fn run_transition(conn: &mut SqliteConnection, id: Uuid, t: Transition<'_>) -> R<bool> {
+    let from: Vec<&str> = t.to.predecessors().iter().map(|s| s.as_str()).collect();
     let result = sqlx::query(
         "UPDATE runs SET state = ?2,
              started_at = CASE WHEN ?2 = 'running' THEN COALESCE(started_at, ?3) ELSE started_at END,
              finished_at = CASE WHEN ?4 THEN ?3 ELSE finished_at END,
              reason = COALESCE(?5, reason),
-             deadline_at = COALESCE(?6, deadline_at)
+             deadline_at = COALESCE(?6, deadline_at),
+             ending = COALESCE(?8, ending)
          WHERE id = ?1 AND state IN (SELECT value FROM json_each(?7))",
     )
     .bind(id.to_string())
-    .bind(to.as_str())
-    .bind(at)
-    .bind(to.is_terminal())
-    .bind(reason)
-    .bind(deadline_at)
+    .bind(t.to.as_str())
+    .bind(t.at)
+    .bind(t.to.is_terminal())
+    .bind(t.reason)
+    .bind(t.deadline_at)
     .bind(serde_json::to_string(&from).unwrap_or_default())
+    .bind(t.ending.map(|e| e.as_str()))
     .execute(conn)
     .await
     .map_err(db)?;

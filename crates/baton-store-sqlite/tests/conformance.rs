@@ -6,9 +6,7 @@ use baton_store::Store;
 use baton_store_sqlite::{Durability, SqliteStore};
 
 async fn fresh(dir: &tempfile::TempDir, name: &str) -> Arc<dyn Store> {
-    let store = SqliteStore::open(&dir.path().join(format!("{name}.db")), Durability::Normal)
-        .await
-        .unwrap();
+    let store = SqliteStore::open(&dir.path().join(format!("{name}.db")), Durability::Normal).await.unwrap();
     Arc::new(store)
 }
 

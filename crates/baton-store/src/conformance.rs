@@ -17,26 +17,15 @@ type Check = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 pub fn checks() -> Vec<(&'static str, Check)> {
     vec![
         ("workflow_versions", |s| Box::pin(workflow_versions(s))),
-        ("workflow_tenants_are_separate", |s| {
-            Box::pin(workflow_tenants_are_separate(s))
-        }),
+        ("workflow_tenants_are_separate", |s| Box::pin(workflow_tenants_are_separate(s))),
         ("run_round_trip", |s| Box::pin(run_round_trip(s))),
-        ("run_transitions_are_guarded", |s| {
-            Box::pin(run_transitions_are_guarded(s))
-        }),
-        ("run_unfinished_and_listing", |s| {
-            Box::pin(run_unfinished_and_listing(s))
-        }),
-        ("run_find_and_cancel_request", |s| {
-            Box::pin(run_find_and_cancel_request(s))
-        }),
-        ("steps_attempts_and_logs", |s| {
-            Box::pin(steps_attempts_and_logs(s))
-        }),
+        ("run_transitions_are_guarded", |s| Box::pin(run_transitions_are_guarded(s))),
+        ("run_ending_is_recorded", |s| Box::pin(run_ending_is_recorded(s))),
+        ("run_unfinished_and_listing", |s| Box::pin(run_unfinished_and_listing(s))),
+        ("run_find_and_cancel_request", |s| Box::pin(run_find_and_cancel_request(s))),
+        ("steps_attempts_and_logs", |s| Box::pin(steps_attempts_and_logs(s))),
         ("commit_is_atomic", |s| Box::pin(commit_is_atomic(s))),
-        ("concurrent_commits_all_land", |s| {
-            Box::pin(concurrent_commits_all_land(s))
-        }),
+        ("concurrent_commits_all_land", |s| Box::pin(concurrent_commits_all_land(s))),
     ]
 }
 
@@ -53,17 +42,12 @@ where
 
 fn t(secs: i64) -> DateTime<Utc> {
     // Microseconds survive a round trip through every backend.
-    Utc.timestamp_opt(1_800_000_000 + secs, 123_456_000)
-        .unwrap()
+    Utc.timestamp_opt(1_800_000_000 + secs, 123_456_000).unwrap()
 }
 
 fn workflow(tenant: &str, name: &str, command: &str) -> Workflow {
     Workflow {
-        metadata: Metadata {
-            name: name.into(),
-            tenant: tenant.into(),
-            labels: Default::default(),
-        },
+        metadata: Metadata { name: name.into(), tenant: tenant.into(), labels: Default::default() },
         spec: WorkflowSpec {
             description: None,
             timeout: None,
@@ -75,12 +59,7 @@ fn workflow(tenant: &str, name: &str, command: &str) -> Workflow {
                 for_each: None,
                 max_parallel: None,
                 compensate: None,
-                action: Action {
-                    kind: StepKind::Shell,
-                    with: json!({"run": command}),
-                    timeout: None,
-                    retry: None,
-                },
+                action: Action { kind: StepKind::Shell, with: json!({"run": command}), timeout: None, retry: None },
             }],
         },
     }
@@ -88,14 +67,7 @@ fn workflow(tenant: &str, name: &str, command: &str) -> Workflow {
 
 async fn apply(store: &dyn Store, w: Workflow, at: i64) -> ApplyOutcome {
     let hash = baton_model::content_hash(&w);
-    store
-        .workflow_apply(WorkflowApply {
-            workflow: w,
-            hash,
-            now: t(at),
-        })
-        .await
-        .unwrap()
+    store.workflow_apply(WorkflowApply { workflow: w, hash, now: t(at) }).await.unwrap()
 }
 
 pub fn run(id: Uuid, workflow: &str, state: RunState, created: i64) -> RunRecord {
@@ -113,6 +85,7 @@ pub fn run(id: Uuid, workflow: &str, state: RunState, created: i64) -> RunRecord
         deadline_at: None,
         reason: None,
         cancel_requested: false,
+        ending: None,
     }
 }
 
@@ -123,79 +96,34 @@ fn id(n: u128) -> Uuid {
 
 async fn workflow_versions(store: Arc<dyn Store>) {
     let s = store.as_ref();
-    assert_eq!(
-        apply(s, workflow("default", "w", "echo 1"), 0).await,
-        ApplyOutcome::Created { version: 1 }
-    );
-    assert_eq!(
-        apply(s, workflow("default", "w", "echo 1"), 1).await,
-        ApplyOutcome::Unchanged { version: 1 }
-    );
-    assert_eq!(
-        apply(s, workflow("default", "w", "echo 2"), 2).await,
-        ApplyOutcome::Updated { version: 2 }
-    );
-    assert_eq!(
-        apply(s, workflow("default", "w", "echo 1"), 3).await,
-        ApplyOutcome::Updated { version: 3 }
-    );
+    assert_eq!(apply(s, workflow("default", "w", "echo 1"), 0).await, ApplyOutcome::Created { version: 1 });
+    assert_eq!(apply(s, workflow("default", "w", "echo 1"), 1).await, ApplyOutcome::Unchanged { version: 1 });
+    assert_eq!(apply(s, workflow("default", "w", "echo 2"), 2).await, ApplyOutcome::Updated { version: 2 });
+    assert_eq!(apply(s, workflow("default", "w", "echo 1"), 3).await, ApplyOutcome::Updated { version: 3 });
 
     let latest = s.workflow_get("default", "w", None).await.unwrap().unwrap();
     assert_eq!(latest.version, 3);
     assert_eq!(latest.created_at, t(3));
-    let v2 = s
-        .workflow_get("default", "w", Some(2))
-        .await
-        .unwrap()
-        .unwrap();
+    let v2 = s.workflow_get("default", "w", Some(2)).await.unwrap().unwrap();
     assert_eq!(v2.workflow, workflow("default", "w", "echo 2"));
-    assert!(
-        s.workflow_get("default", "w", Some(9))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        s.workflow_get("default", "nope", None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.workflow_get("default", "w", Some(9)).await.unwrap().is_none());
+    assert!(s.workflow_get("default", "nope", None).await.unwrap().is_none());
 
-    let versions: Vec<u32> = s
-        .workflow_versions("default", "w")
-        .await
-        .unwrap()
-        .iter()
-        .map(|v| v.version)
-        .collect();
+    let versions: Vec<u32> = s.workflow_versions("default", "w").await.unwrap().iter().map(|v| v.version).collect();
     assert_eq!(versions, vec![3, 2, 1]);
     apply(s, workflow("default", "a", "x"), 4).await;
-    let list: Vec<(String, u32)> = s
-        .workflow_list(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| (v.name, v.version))
-        .collect();
+    let list: Vec<(String, u32)> =
+        s.workflow_list(None).await.unwrap().into_iter().map(|v| (v.name, v.version)).collect();
     assert_eq!(list, vec![("a".to_string(), 1), ("w".to_string(), 3)]);
 }
 
 async fn workflow_tenants_are_separate(store: Arc<dyn Store>) {
     let s = store.as_ref();
     apply(s, workflow("acme", "w", "echo 1"), 0).await;
-    assert_eq!(
-        apply(s, workflow("other", "w", "echo 1"), 0).await,
-        ApplyOutcome::Created { version: 1 }
-    );
+    assert_eq!(apply(s, workflow("other", "w", "echo 1"), 0).await, ApplyOutcome::Created { version: 1 });
     assert_eq!(s.workflow_list(Some("acme")).await.unwrap().len(), 1);
     assert_eq!(s.workflow_list(None).await.unwrap().len(), 2);
-    assert!(
-        s.workflow_get("default", "w", None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.workflow_get("default", "w", None).await.unwrap().is_none());
 }
 
 async fn run_round_trip(store: Arc<dyn Store>) {
@@ -208,47 +136,20 @@ async fn run_round_trip(store: Arc<dyn Store>) {
 }
 
 async fn run_transitions_are_guarded(store: Arc<dyn Store>) {
-    store
-        .run_insert(run(id(1), "w", RunState::Pending, 0))
-        .await
-        .unwrap();
+    store.run_insert(run(id(1), "w", RunState::Pending, 0)).await.unwrap();
     let to = |state, at, reason: Option<&str>| Change::RunTransition {
         run_id: id(1),
         to: state,
         at: t(at),
         reason: reason.map(String::from),
-        deadline_at: if state == RunState::Running {
-            Some(t(100))
-        } else {
-            None
-        },
+        deadline_at: if state == RunState::Running { Some(t(100)) } else { None },
+        ending: None,
     };
-    assert_eq!(
-        store
-            .commit(vec![to(RunState::Succeeded, 1, None)])
-            .await
-            .unwrap(),
-        vec![false]
-    );
-    assert_eq!(
-        store
-            .commit(vec![to(RunState::Running, 2, None)])
-            .await
-            .unwrap(),
-        vec![true]
-    );
-    assert_eq!(
-        store
-            .commit(vec![to(RunState::Running, 3, None)])
-            .await
-            .unwrap(),
-        vec![false]
-    );
+    assert_eq!(store.commit(vec![to(RunState::Succeeded, 1, None)]).await.unwrap(), vec![false]);
+    assert_eq!(store.commit(vec![to(RunState::Running, 2, None)]).await.unwrap(), vec![true]);
+    assert_eq!(store.commit(vec![to(RunState::Running, 3, None)]).await.unwrap(), vec![false]);
     let done = store
-        .commit(vec![
-            to(RunState::Failed, 4, Some("step a failed")),
-            to(RunState::Succeeded, 5, None),
-        ])
+        .commit(vec![to(RunState::Failed, 4, Some("step a failed")), to(RunState::Succeeded, 5, None)])
         .await
         .unwrap();
     assert_eq!(done, vec![true, false], "a run finishes exactly once");
@@ -260,99 +161,68 @@ async fn run_transitions_are_guarded(store: Arc<dyn Store>) {
     assert_eq!(r.reason.as_deref(), Some("step a failed"));
 }
 
+async fn run_ending_is_recorded(store: Arc<dyn Store>) {
+    store.run_insert(run(id(1), "w", RunState::Running, 0)).await.unwrap();
+    let compensating = Change::RunTransition {
+        run_id: id(1),
+        to: RunState::Compensating,
+        at: t(1),
+        reason: Some("workflow timed out".into()),
+        deadline_at: None,
+        ending: Some(RunState::TimedOut),
+    };
+    assert_eq!(store.commit(vec![compensating]).await.unwrap(), vec![true]);
+    let r = store.run_get(id(1)).await.unwrap().unwrap();
+    assert_eq!((r.state, r.ending, r.finished_at), (RunState::Compensating, Some(RunState::TimedOut), None));
+    let end = Change::RunTransition {
+        run_id: id(1),
+        to: RunState::TimedOut,
+        at: t(2),
+        reason: None,
+        deadline_at: None,
+        ending: None,
+    };
+    assert_eq!(store.commit(vec![end]).await.unwrap(), vec![true]);
+    let r = store.run_get(id(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (r.state, r.reason.as_deref(), r.finished_at),
+        (RunState::TimedOut, Some("workflow timed out"), Some(t(2)))
+    );
+}
+
 async fn run_unfinished_and_listing(store: Arc<dyn Store>) {
-    let states = [
-        RunState::Pending,
-        RunState::Running,
-        RunState::Succeeded,
-        RunState::Compensating,
-        RunState::Failed,
-    ];
+    let states = [RunState::Pending, RunState::Running, RunState::Succeeded, RunState::Compensating, RunState::Failed];
     for (n, state) in states.iter().enumerate() {
         let wf = if n % 2 == 0 { "even" } else { "odd" };
-        store
-            .run_insert(run(id(n as u128 + 1), wf, *state, n as i64))
-            .await
-            .unwrap();
+        store.run_insert(run(id(n as u128 + 1), wf, *state, n as i64)).await.unwrap();
     }
-    let mut unfinished: Vec<Uuid> = store
-        .run_unfinished()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let mut unfinished: Vec<Uuid> = store.run_unfinished().await.unwrap().iter().map(|r| r.id).collect();
     unfinished.sort();
     assert_eq!(unfinished, vec![id(1), id(2), id(4)]);
 
-    let all = store
-        .run_list(RunFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        all.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![id(5), id(4), id(3), id(2), id(1)]
-    );
-    let page = store
-        .run_list(RunFilter {
-            limit: 2,
-            before: Some(id(4)),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        page.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![id(3), id(2)]
-    );
-    let even = store
-        .run_list(RunFilter {
-            limit: 10,
-            workflow: Some("even".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all = store.run_list(RunFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(5), id(4), id(3), id(2), id(1)]);
+    let page = store.run_list(RunFilter { limit: 2, before: Some(id(4)), ..Default::default() }).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(3), id(2)]);
+    let even =
+        store.run_list(RunFilter { limit: 10, workflow: Some("even".into()), ..Default::default() }).await.unwrap();
     assert_eq!(even.len(), 3);
-    let filter = RunFilter {
-        limit: 10,
-        states: vec![RunState::Succeeded, RunState::Failed],
-        ..Default::default()
-    };
+    let filter = RunFilter { limit: 10, states: vec![RunState::Succeeded, RunState::Failed], ..Default::default() };
     let ended = store.run_list(filter).await.unwrap();
-    assert_eq!(
-        ended.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![id(5), id(3)]
-    );
-    let other = RunFilter {
-        limit: 10,
-        tenant: Some("acme".into()),
-        ..Default::default()
-    };
+    assert_eq!(ended.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(5), id(3)]);
+    let other = RunFilter { limit: 10, tenant: Some("acme".into()), ..Default::default() };
     assert!(store.run_list(other).await.unwrap().is_empty());
 }
 
 async fn run_find_and_cancel_request(store: Arc<dyn Store>) {
-    store
-        .run_insert(run(id(1), "w", RunState::Running, 0))
-        .await
-        .unwrap();
-    store
-        .run_insert(run(id(2), "w", RunState::Succeeded, 0))
-        .await
-        .unwrap();
+    store.run_insert(run(id(1), "w", RunState::Running, 0)).await.unwrap();
+    store.run_insert(run(id(2), "w", RunState::Succeeded, 0)).await.unwrap();
     let text = id(1).to_string();
     let found = store.run_find(&text[..9], 5).await.unwrap();
     assert_eq!(found.len(), 2, "both ids share their first 9 characters");
     let found = store.run_find(&text, 5).await.unwrap();
     assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id(1)]);
-    assert!(
-        store.run_find("%", 5).await.unwrap().is_empty(),
-        "LIKE wildcards are literal"
-    );
+    assert!(store.run_find("%", 5).await.unwrap().is_empty(), "LIKE wildcards are literal");
 
     let r = store.run_cancel_request(id(1)).await.unwrap().unwrap();
     assert!(r.cancel_requested);
@@ -362,32 +232,18 @@ async fn run_find_and_cancel_request(store: Arc<dyn Store>) {
 }
 
 fn step(key: &str, state: StepState) -> StepRecord {
-    let mut s = StepRecord::new(
-        id(1),
-        key.into(),
-        key.trim_end_matches("[0]").into(),
-        Phase::Main,
-        state,
-    );
+    let mut s = StepRecord::new(id(1), key.into(), key.trim_end_matches("[0]").into(), Phase::Main, state);
     s.attempt = 1;
     s.started_at = Some(t(1));
     s
 }
 
 async fn steps_attempts_and_logs(store: Arc<dyn Store>) {
-    store
-        .run_insert(run(id(1), "w", RunState::Running, 0))
-        .await
-        .unwrap();
+    store.run_insert(run(id(1), "w", RunState::Running, 0)).await.unwrap();
     let mut b = step("b[0]", StepState::Running);
     b.index = Some(0);
     b.item = Some(json!({"host": "h1"}));
-    let start = |key: &str, attempt| Change::AttemptStart {
-        run_id: id(1),
-        key: key.into(),
-        attempt,
-        at: t(1),
-    };
+    let start = |key: &str, attempt| Change::AttemptStart { run_id: id(1), key: key.into(), attempt, at: t(1) };
     let applied = store
         .commit(vec![
             Change::StepPut(Box::new(step("a", StepState::Running))),
@@ -424,22 +280,13 @@ async fn steps_attempts_and_logs(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(applied, vec![true, true, false], "an attempt ends once");
-    store
-        .commit(vec![start("a", 2), end("a", 2, AttemptState::Interrupted)])
-        .await
-        .unwrap();
+    store.commit(vec![start("a", 2), end("a", 2, AttemptState::Interrupted)]).await.unwrap();
 
     let steps = store.step_list(id(1)).await.unwrap();
-    assert_eq!(
-        steps,
-        vec![a, b],
-        "steps come back in the order first written"
-    );
+    assert_eq!(steps, vec![a, b], "steps come back in the order first written");
     let attempts = store.attempt_list(id(1)).await.unwrap();
-    let summary: Vec<(String, u32, AttemptState)> = attempts
-        .iter()
-        .map(|x| (x.key.clone(), x.attempt, x.state))
-        .collect();
+    let summary: Vec<(String, u32, AttemptState)> =
+        attempts.iter().map(|x| (x.key.clone(), x.attempt, x.state)).collect();
     assert_eq!(
         summary,
         vec![
@@ -451,20 +298,14 @@ async fn steps_attempts_and_logs(store: Arc<dyn Store>) {
     assert_eq!(attempts[0].finished_at, Some(t(2)));
 
     let log = store.log_get(id(1), "a", None).await.unwrap().unwrap();
-    assert_eq!(
-        (log.attempt, log.text.as_str(), log.truncated_bytes),
-        (2, "log of a #2", 7)
-    );
+    assert_eq!((log.attempt, log.text.as_str(), log.truncated_bytes), (2, "log of a #2", 7));
     let first = store.log_get(id(1), "a", Some(1)).await.unwrap().unwrap();
     assert_eq!(first.text, "log of a #1");
     assert!(store.log_get(id(1), "b[0]", None).await.unwrap().is_none());
 }
 
 async fn commit_is_atomic(store: Arc<dyn Store>) {
-    store
-        .run_insert(run(id(1), "w", RunState::Pending, 0))
-        .await
-        .unwrap();
+    store.run_insert(run(id(1), "w", RunState::Pending, 0)).await.unwrap();
     let mut orphan = step("x", StepState::Running);
     orphan.run_id = id(99);
     let batch = vec![
@@ -474,19 +315,13 @@ async fn commit_is_atomic(store: Arc<dyn Store>) {
             at: t(1),
             reason: None,
             deadline_at: None,
+            ending: None,
         },
         Change::StepPut(Box::new(orphan)),
     ];
-    assert!(
-        store.commit(batch).await.is_err(),
-        "a step of an unknown run is refused"
-    );
+    assert!(store.commit(batch).await.is_err(), "a step of an unknown run is refused");
     let r = store.run_get(id(1)).await.unwrap().unwrap();
-    assert_eq!(
-        r.state,
-        RunState::Pending,
-        "nothing of a failed batch is kept"
-    );
+    assert_eq!(r.state, RunState::Pending, "nothing of a failed batch is kept");
     // The store still works after a failed batch.
     let ok = Change::RunTransition {
         run_id: id(1),
@@ -494,6 +329,7 @@ async fn commit_is_atomic(store: Arc<dyn Store>) {
         at: t(1),
         reason: None,
         deadline_at: None,
+        ending: None,
     };
     assert_eq!(store.commit(vec![ok]).await.unwrap(), vec![true]);
 }
@@ -502,16 +338,14 @@ async fn concurrent_commits_all_land(store: Arc<dyn Store>) {
     let tasks = (0..200u128).map(|n| {
         let store = store.clone();
         async move {
-            store
-                .run_insert(run(id(n + 1), "w", RunState::Pending, 0))
-                .await
-                .unwrap();
+            store.run_insert(run(id(n + 1), "w", RunState::Pending, 0)).await.unwrap();
             let start = Change::RunTransition {
                 run_id: id(n + 1),
                 to: RunState::Running,
                 at: t(1),
                 reason: None,
                 deadline_at: None,
+                ending: None,
             };
             let end = Change::RunTransition {
                 run_id: id(n + 1),
@@ -519,6 +353,7 @@ async fn concurrent_commits_all_land(store: Arc<dyn Store>) {
                 at: t(2),
                 reason: None,
                 deadline_at: None,
+                ending: None,
             };
             assert_eq!(store.commit(vec![start]).await.unwrap(), vec![true]);
             assert_eq!(store.commit(vec![end]).await.unwrap(), vec![true]);
@@ -526,11 +361,7 @@ async fn concurrent_commits_all_land(store: Arc<dyn Store>) {
     });
     futures_util::future::join_all(tasks).await;
     let done = store
-        .run_list(RunFilter {
-            limit: 1000,
-            states: vec![RunState::Succeeded],
-            ..Default::default()
-        })
+        .run_list(RunFilter { limit: 1000, states: vec![RunState::Succeeded], ..Default::default() })
         .await
         .unwrap();
     assert_eq!(done.len(), 200);

@@ -22,12 +22,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new version when the content hash differs from the latest.
     async fn workflow_apply(&self, p: WorkflowApply) -> Result<ApplyOutcome>;
     /// The given version, or the latest when `version` is `None`.
-    async fn workflow_get(
-        &self,
-        tenant: &str,
-        name: &str,
-        version: Option<u32>,
-    ) -> Result<Option<WorkflowVersion>>;
+    async fn workflow_get(&self, tenant: &str, name: &str, version: Option<u32>) -> Result<Option<WorkflowVersion>>;
     /// The latest version of every workflow, by tenant then name.
     async fn workflow_list(&self, tenant: Option<&str>) -> Result<Vec<WorkflowVersion>>;
     /// Every version of one workflow, newest first.
@@ -48,12 +43,7 @@ pub trait Store: Send + Sync + 'static {
     async fn step_list(&self, run: Uuid) -> Result<Vec<StepRecord>>;
     async fn attempt_list(&self, run: Uuid) -> Result<Vec<AttemptRecord>>;
     /// The log of one attempt; the latest attempt when `attempt` is `None`.
-    async fn log_get(
-        &self,
-        run: Uuid,
-        key: &str,
-        attempt: Option<u32>,
-    ) -> Result<Option<LogRecord>>;
+    async fn log_get(&self, run: Uuid, key: &str, attempt: Option<u32>) -> Result<Option<LogRecord>>;
 
     /// Applies the changes atomically, in order; returns for each whether it
     /// took effect (a guarded run transition may not).

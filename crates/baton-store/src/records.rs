@@ -60,6 +60,9 @@ pub struct RunRecord {
     /// Why it ended as it did (or why it is compensating).
     pub reason: Option<String>,
     pub cancel_requested: bool,
+    /// While compensating: the state the run will end in (`failed`, `timed_out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<RunState>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -190,6 +193,8 @@ pub enum Change {
         at: DateTime<Utc>,
         reason: Option<String>,
         deadline_at: Option<DateTime<Utc>>,
+        /// Recorded when entering `compensating`: where the run is heading.
+        ending: Option<RunState>,
     },
     /// Writes the whole step row (insert or replace).
     StepPut(Box<StepRecord>),

@@ -1,0 +1,213 @@
+//! The engine: accepts runs, drives each in a task of its own, resumes the
+//! unfinished ones at start, cancels on request, and parks everything on
+//! shutdown.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use baton_model::{CompiledWorkflow, RunState};
+use baton_store::{RunRecord, Store};
+use serde_json::{Map, Value as Json};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::events::Event;
+use crate::exec::Executor;
+use crate::run::{Control, Driver, Progress};
+
+/// What the drivers share.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub executor: Executor,
+    pub slots: Arc<Semaphore>,
+    pub events: broadcast::Sender<Event>,
+}
+
+/// A request to start a run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub tenant: String,
+    pub workflow: String,
+    /// The latest version when `None`.
+    pub version: Option<u32>,
+    pub inputs: Map<String, Json>,
+    /// What started it: `api`, `manual`, …
+    pub trigger: String,
+}
+
+type WorkflowKey = (String, String, u32);
+
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    drivers: Arc<Mutex<HashMap<Uuid, mpsc::UnboundedSender<Control>>>>,
+    compiled: Arc<Mutex<HashMap<WorkflowKey, Arc<CompiledWorkflow>>>>,
+    shutdown: Arc<watch::Sender<bool>>,
+    active: Arc<(AtomicUsize, Notify)>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.slots.max(1)));
+        let executor = Executor::new(config, clock.clone());
+        let (events, _) = broadcast::channel(16 * 1024);
+        Engine {
+            shared: Arc::new(Shared { store, clock, executor, slots, events }),
+            drivers: Arc::default(),
+            compiled: Arc::default(),
+            shutdown: Arc::new(watch::channel(false).0),
+            active: Arc::new((AtomicUsize::new(0), Notify::new())),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Starts a driver for every unfinished run; returns how many.
+    pub async fn resume(&self) -> Result<usize, EngineError> {
+        let runs = self.shared.store.run_unfinished().await?;
+        let count = runs.len();
+        for run in runs {
+            let rows = self.shared.store.step_list(run.id).await?;
+            let id = run.id;
+            if let Err(e) = self.spawn_driver(run, rows).await {
+                tracing::error!(run = %id, error = %e, "cannot resume run");
+            }
+        }
+        if count > 0 {
+            tracing::info!(runs = count, "resumed unfinished runs");
+        }
+        Ok(count)
+    }
+
+    /// Checks the inputs, records the run durably, then starts it.
+    pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, EngineError> {
+        if *self.shutdown.borrow() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let version =
+            self.shared.store.workflow_get(&req.tenant, &req.workflow, req.version).await?.ok_or_else(|| {
+                let which = req.version.map(|v| format!(" version {v}")).unwrap_or_default();
+                EngineError::NotFound(format!(
+                    "workflow `{}`{which} not found in tenant `{}`",
+                    req.workflow, req.tenant
+                ))
+            })?;
+        let inputs =
+            baton_model::inputs::resolve(&version.workflow.spec.inputs, &req.inputs).map_err(EngineError::Invalid)?;
+        let now = self.shared.clock.now();
+        let run = RunRecord {
+            id: new_run_id(now),
+            tenant: req.tenant,
+            workflow: req.workflow,
+            version: version.version,
+            state: RunState::Pending,
+            inputs,
+            trigger: req.trigger,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            deadline_at: None,
+            reason: None,
+            cancel_requested: false,
+            ending: None,
+        };
+        self.shared.store.run_insert(run.clone()).await?;
+        self.spawn_driver(run.clone(), Vec::new()).await?;
+        Ok(run)
+    }
+
+    /// Asks a run to stop; returns it as it stands.
+    pub async fn cancel(&self, id: Uuid) -> Result<RunRecord, EngineError> {
+        let run = self
+            .shared
+            .store
+            .run_cancel_request(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("run {id} not found")))?;
+        if run.state.is_terminal() {
+            return Err(EngineError::Conflict(format!("run {id} already ended: {}", run.state)));
+        }
+        if let Some(control) = self.drivers.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            let _ = control.send(Control::Cancel);
+        }
+        Ok(run)
+    }
+
+    /// Stops starting work, interrupts attempts in flight and waits (up to
+    /// the configured grace) for every run to park.
+    pub async fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        let grace = self.shared.executor.config.shutdown_grace + std::time::Duration::from_secs(1);
+        let (count, notify) = &*self.active;
+        let _ = tokio::time::timeout(grace, async {
+            while count.load(Ordering::SeqCst) > 0 {
+                notify.notified().await;
+            }
+        })
+        .await;
+    }
+
+    async fn spawn_driver(&self, run: RunRecord, rows: Vec<baton_store::StepRecord>) -> Result<(), EngineError> {
+        let wf = self.compiled(&run.tenant, &run.workflow, run.version).await?;
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let id = run.id;
+        let driver =
+            Driver::new(Progress::new(wf, run, rows), self.shared.clone(), control_rx, self.shutdown.subscribe());
+        self.drivers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, control_tx);
+        self.active.0.fetch_add(1, Ordering::SeqCst);
+        let drivers = self.drivers.clone();
+        let active = self.active.clone();
+        tokio::spawn(async move {
+            if let Err(e) = driver.drive().await {
+                tracing::error!(run = %id, error = %e, "run driver stopped");
+            }
+            drivers.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            active.0.fetch_sub(1, Ordering::SeqCst);
+            active.1.notify_waiters();
+        });
+        Ok(())
+    }
+
+    /// The compiled form of a stored version, compiled once per process.
+    async fn compiled(&self, tenant: &str, name: &str, version: u32) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        let key = (tenant.to_string(), name.to_string(), version);
+        if let Some(found) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(found.clone());
+        }
+        let stored = self
+            .shared
+            .store
+            .workflow_get(tenant, name, Some(version))
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow `{name}` version {version} not found")))?;
+        let compiled = CompiledWorkflow::compile(stored.workflow, &Default::default()).map_err(|problems| {
+            let text: Vec<String> = problems.into_sorted().iter().map(ToString::to_string).collect();
+            EngineError::Invalid(text)
+        })?;
+        let compiled = Arc::new(compiled);
+        self.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+/// A UUIDv7 whose time part comes from the engine's clock, so that ids sort
+/// by creation even under a test clock.
+fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> Uuid {
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp() as u64, now.timestamp_subsec_nanos());
+    Uuid::new_v7(ts)
+}
