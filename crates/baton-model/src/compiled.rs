@@ -1,7 +1,7 @@
 //! A workflow checked as a whole and ready to run: its DAG resolved and every
 //! CEL expression compiled and checked against what is in scope where it stands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dag::{self, Dag};
 use crate::decode::{Locations, index, join};
@@ -32,7 +32,10 @@ impl CompiledWorkflow {
         let mut problems = Diagnostics::default();
         check_timeouts(&workflow, locs, &mut problems);
         let dag = dag::check(&workflow.spec.steps, locs, "spec", &mut problems);
-        let steps = dag.as_ref().map(|dag| compile_steps(&workflow, dag, locs, &mut problems)).unwrap_or_default();
+        // Expressions are checked even when the graph is broken; without a
+        // graph, every step counts as reachable.
+        let ancestors = dag.as_ref().map(Dag::ancestors);
+        let steps = compile_steps(&workflow, ancestors.as_deref(), locs, &mut problems);
         match dag {
             Some(dag) if problems.is_empty() => Ok(CompiledWorkflow { workflow, dag, steps }),
             _ => Err(problems),
@@ -62,9 +65,13 @@ fn check_timeouts(workflow: &Workflow, locs: &Locations, problems: &mut Diagnost
     }
 }
 
-fn compile_steps(workflow: &Workflow, dag: &Dag, locs: &Locations, problems: &mut Diagnostics) -> Vec<CompiledStep> {
+fn compile_steps(
+    workflow: &Workflow,
+    ancestors: Option<&[BTreeSet<usize>]>,
+    locs: &Locations,
+    problems: &mut Diagnostics,
+) -> Vec<CompiledStep> {
     let inputs: Vec<String> = workflow.spec.inputs.keys().cloned().collect();
-    let ancestors = dag.ancestors();
     let steps = &workflow.spec.steps;
     steps
         .iter()
@@ -74,7 +81,7 @@ fn compile_steps(workflow: &Workflow, dag: &Dag, locs: &Locations, problems: &mu
                 steps
                     .iter()
                     .enumerate()
-                    .map(|(j, s)| (s.id.clone(), ancestors[i].contains(&j) || (with_self && i == j)))
+                    .map(|(j, s)| (s.id.clone(), ancestors.is_none_or(|a| a[i].contains(&j)) || (with_self && i == j)))
                     .collect()
             };
             let mut compiler =

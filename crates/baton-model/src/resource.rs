@@ -65,13 +65,19 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
     let kind = top.required(&mut d, "kind").and_then(|n| check_kind(&mut d, n));
     let metadata = top.required(&mut d, "metadata").and_then(|n| decode_metadata(&mut d, n));
     let spec = top.required(&mut d, "spec").and_then(|n| decode_spec(&mut d, n, "spec"));
-    match (kind, metadata, spec) {
-        (Some(_), Some(metadata), Some(spec)) if d.problems.is_empty() => {
-            CompiledWorkflow::compile(Workflow { metadata, spec }, &d.locs)
-                .map(|c| Resource::Workflow(Box::new(c)))
-                .map_err(|p| p.into_sorted())
+    let (Some(_), Some(metadata), Some(spec)) = (kind, metadata, spec) else {
+        return Err(d.problems.into_sorted());
+    };
+    // The graph and expression checks run even after decoding problems, so
+    // that one `validate` reports everything.
+    match CompiledWorkflow::compile(Workflow { metadata, spec }, &d.locs) {
+        Ok(compiled) if d.problems.is_empty() => Ok(Resource::Workflow(Box::new(compiled))),
+        Ok(_) => Err(d.problems.into_sorted()),
+        Err(more) => {
+            let mut all = d.problems;
+            all.extend(more);
+            Err(all.into_sorted())
         }
-        _ => Err(d.problems.into_sorted()),
     }
 }
 

@@ -113,7 +113,16 @@ fn decode_step(d: &mut Decoder, node: &Node, path: &str) -> Option<StepSpec> {
         let compensation = d.fields(n, &path, ACTION_FIELDS)?;
         decode_action(d, &compensation)
     });
-    Some(StepSpec { id: id?, needs, condition, for_each, max_parallel, compensate, action: action? })
+    // A step with an id takes part in the graph checks even when its action
+    // is broken (that problem is already reported), so that one pass finds
+    // every problem without inventing "unknown step" ones.
+    let action = action.unwrap_or(Action {
+        kind: StepKind::Noop,
+        with: Json::Object(Default::default()),
+        timeout: None,
+        retry: None,
+    });
+    Some(StepSpec { id: id?, needs, condition, for_each, max_parallel, compensate, action })
 }
 
 /// `kind`, `with`, `timeout` and `retry`: what steps and compensations share.

@@ -167,3 +167,25 @@ fn missing_required_fields_and_wrong_types() {
     assert!(messages.iter().any(|m| m.contains("spec.steps[0].with: missing required field `run`")), "{messages:#?}");
     assert!(messages.iter().any(|m| m.contains("0 is out of range")), "{messages:#?}");
 }
+
+#[test]
+fn decoding_graph_and_expression_problems_come_together() {
+    let text = format!(
+        "{HEAD}  timeout: 10\n  steps:\n    - id: a\n      kind: shell\n      needs: [c]\n      with: {{run: 'echo ${{{{ steps.zz.outputs }}}}'}}\n    - id: b\n      kind: noop\n      needs: [a]\n      retrry: 3\n    - id: c\n      kind: noop\n      needs: [b]\n      if: 'inputs.x =='\n"
+    );
+    let all = problems(&text);
+    let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "spec.timeout",
+            "spec.steps[0].needs[0]",
+            "spec.steps[0].with.run",
+            "spec.steps[1].retrry",
+            "spec.steps[2].if"
+        ],
+        "{all:#?}"
+    );
+    assert!(all[1].message.contains("a → c → b → a"));
+    assert!(all[2].message.contains("unknown step `zz`"));
+}

@@ -1,0 +1,91 @@
+//! The JSON shapes of the REST API, shared with the CLI.
+
+use baton_model::Diagnostic;
+use baton_store::{AttemptRecord, RunRecord, StepRecord};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// RFC 9457 problem details, with baton's code and per-field errors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyResult {
+    pub resources: Vec<AppliedResource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppliedResource {
+    pub kind: String,
+    pub tenant: String,
+    pub name: String,
+    /// `created`, `updated` or `unchanged`.
+    pub outcome: String,
+    pub version: u32,
+    /// True when nothing was stored (`dry_run`).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkflowSummary {
+    pub tenant: String,
+    pub name: String,
+    pub version: u32,
+    pub steps: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StartRun {
+    #[serde(default)]
+    pub inputs: Map<String, Json>,
+    /// Pin a version; the latest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// A run with its steps and every attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRecord,
+    pub steps: Vec<StepRecord>,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// One line of `GET /api/v1/runs/{id}/events`: a snapshot first (and
+/// again after the stream fell behind), then events, until the run ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamItem {
+    Snapshot { run: Box<RunDetail> },
+    Event { event: baton_engine::Event },
+    Heartbeat { at: DateTime<Utc> },
+}

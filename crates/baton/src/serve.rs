@@ -1,0 +1,65 @@
+//! `baton serve`: wires the SQLite store, the engine and the REST API, and
+//! shuts them down in order on SIGINT or SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use baton_engine::{Engine, EngineConfig, SystemClock};
+use baton_server::AppState;
+use baton_store_sqlite::{Durability, SqliteStore};
+use tokio::sync::watch;
+
+use crate::cli::{ServeArgs, Sync};
+
+/// How long open connections (live event streams) may linger after a stop signal.
+const HTTP_DRAIN: Duration = Duration::from_secs(3);
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let durability = match args.sync {
+        Sync::Normal => Durability::Normal,
+        Sync::Full => Durability::Full,
+    };
+    let store = SqliteStore::open(&args.database, durability)
+        .await
+        .with_context(|| format!("cannot open the database {}", args.database.display()))?;
+    let config = EngineConfig { slots: args.slots, log_cap: args.log_cap, ..EngineConfig::default() };
+    let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another baton running?)", args.listen))?;
+    let resumed = engine.resume().await.context("resuming unfinished runs")?;
+    tracing::info!(
+        listen = %format!("http://{}", listener.local_addr()?),
+        database = %args.database.display(),
+        resumed,
+        "baton is serving"
+    );
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: no new work; running steps are interrupted and resume at the next start");
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let http = baton_server::serve(listener, AppState { engine: engine.clone() }, async move {
+        let _ = graceful.wait_for(|stop| *stop).await;
+    });
+    tokio::select! {
+        result = http => result.context("the HTTP server failed")?,
+        _ = async { let _ = stop_rx.wait_for(|stop| *stop).await; tokio::time::sleep(HTTP_DRAIN).await } => {}
+    }
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
