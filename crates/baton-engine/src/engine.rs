@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use baton_model::{CompiledWorkflow, RunState};
-use baton_store::{RunRecord, Store};
+use baton_store::{ApplyOutcome, RunRecord, Store, WorkflowApply, WorkflowVersion};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
 use uuid::Uuid;
@@ -41,12 +41,19 @@ pub struct RunRequest {
 }
 
 type WorkflowKey = (String, String, u32);
+type HeadKey = (String, String);
+
+/// How long this node trusts its memory of a workflow's latest version.
+/// Applies through this engine update it at once; the bound only matters
+/// for writes it cannot see (another process on the same database).
+const HEAD_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
     drivers: Arc<Mutex<HashMap<Uuid, mpsc::UnboundedSender<Control>>>>,
     compiled: Arc<Mutex<HashMap<WorkflowKey, Arc<CompiledWorkflow>>>>,
+    heads: Arc<Mutex<HashMap<HeadKey, (u32, std::time::Instant)>>>,
     shutdown: Arc<watch::Sender<bool>>,
     active: Arc<(AtomicUsize, Notify)>,
 }
@@ -60,6 +67,7 @@ impl Engine {
             shared: Arc::new(Shared { store, clock, executor, slots, events }),
             drivers: Arc::default(),
             compiled: Arc::default(),
+            heads: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
             active: Arc::new((AtomicUsize::new(0), Notify::new())),
         }
@@ -94,27 +102,34 @@ impl Engine {
         Ok(count)
     }
 
+    /// Stores a workflow as a new version if its content changed.
+    pub async fn apply(&self, workflow: baton_model::Workflow) -> Result<ApplyOutcome, EngineError> {
+        let hash = baton_model::content_hash(&workflow);
+        let key = (workflow.metadata.tenant.clone(), workflow.metadata.name.clone());
+        let now = self.shared.clock.now();
+        let outcome = self.shared.store.workflow_apply(WorkflowApply { workflow, hash, now }).await?;
+        lock(&self.heads).insert(key, (outcome.version(), std::time::Instant::now()));
+        Ok(outcome)
+    }
+
     /// Checks the inputs, records the run durably, then starts it.
     pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, EngineError> {
         if *self.shutdown.borrow() {
             return Err(EngineError::ShuttingDown);
         }
-        let version =
-            self.shared.store.workflow_get(&req.tenant, &req.workflow, req.version).await?.ok_or_else(|| {
-                let which = req.version.map(|v| format!(" version {v}")).unwrap_or_default();
-                EngineError::NotFound(format!(
-                    "workflow `{}`{which} not found in tenant `{}`",
-                    req.workflow, req.tenant
-                ))
-            })?;
+        let version = match req.version {
+            Some(v) => v,
+            None => self.head(&req.tenant, &req.workflow).await?,
+        };
+        let wf = self.compiled(&req.tenant, &req.workflow, version).await?;
         let inputs =
-            baton_model::inputs::resolve(&version.workflow.spec.inputs, &req.inputs).map_err(EngineError::Invalid)?;
+            baton_model::inputs::resolve(&wf.workflow.spec.inputs, &req.inputs).map_err(EngineError::Invalid)?;
         let now = self.shared.clock.now();
         let run = RunRecord {
             id: new_run_id(now),
             tenant: req.tenant,
             workflow: req.workflow,
-            version: version.version,
+            version,
             state: RunState::Pending,
             inputs,
             trigger: req.trigger,
@@ -131,6 +146,26 @@ impl Engine {
         Ok(run)
     }
 
+    /// The latest version of a workflow, remembered for a short while.
+    async fn head(&self, tenant: &str, name: &str) -> Result<u32, EngineError> {
+        let key = (tenant.to_string(), name.to_string());
+        if let Some((version, seen)) = lock(&self.heads).get(&key) {
+            if seen.elapsed() < HEAD_TTL {
+                return Ok(*version);
+            }
+        }
+        let latest = self
+            .shared
+            .store
+            .workflow_get(tenant, name, None)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("workflow `{name}` not found in tenant `{tenant}`")))?;
+        let version = latest.version;
+        lock(&self.heads).insert(key, (version, std::time::Instant::now()));
+        self.remember(latest)?;
+        Ok(version)
+    }
+
     /// Asks a run to stop; returns it as it stands.
     pub async fn cancel(&self, id: Uuid) -> Result<RunRecord, EngineError> {
         let run = self
@@ -142,7 +177,7 @@ impl Engine {
         if run.state.is_terminal() {
             return Err(EngineError::Conflict(format!("run {id} already ended: {}", run.state)));
         }
-        if let Some(control) = self.drivers.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        if let Some(control) = lock(&self.drivers).get(&id) {
             let _ = control.send(Control::Cancel);
         }
         Ok(run)
@@ -168,7 +203,7 @@ impl Engine {
         let id = run.id;
         let driver =
             Driver::new(Progress::new(wf, run, rows), self.shared.clone(), control_rx, self.shutdown.subscribe());
-        self.drivers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, control_tx);
+        lock(&self.drivers).insert(id, control_tx);
         self.active.0.fetch_add(1, Ordering::SeqCst);
         let drivers = self.drivers.clone();
         let active = self.active.clone();
@@ -186,21 +221,23 @@ impl Engine {
     /// The compiled form of a stored version, compiled once per process.
     async fn compiled(&self, tenant: &str, name: &str, version: u32) -> Result<Arc<CompiledWorkflow>, EngineError> {
         let key = (tenant.to_string(), name.to_string(), version);
-        if let Some(found) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(found) = lock(&self.compiled).get(&key) {
             return Ok(found.clone());
         }
-        let stored = self
-            .shared
-            .store
-            .workflow_get(tenant, name, Some(version))
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("workflow `{name}` version {version} not found")))?;
+        let stored = self.shared.store.workflow_get(tenant, name, Some(version)).await?.ok_or_else(|| {
+            EngineError::NotFound(format!("workflow `{name}` version {version} not found in tenant `{tenant}`"))
+        })?;
+        self.remember(stored)
+    }
+
+    fn remember(&self, stored: WorkflowVersion) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        let key = (stored.tenant.clone(), stored.name.clone(), stored.version);
         let compiled = CompiledWorkflow::compile(stored.workflow, &Default::default()).map_err(|problems| {
             let text: Vec<String> = problems.into_sorted().iter().map(ToString::to_string).collect();
             EngineError::Invalid(text)
         })?;
         let compiled = Arc::new(compiled);
-        self.compiled.lock().unwrap_or_else(|e| e.into_inner()).insert(key, compiled.clone());
+        lock(&self.compiled).insert(key, compiled.clone());
         Ok(compiled)
     }
 }
@@ -210,4 +247,9 @@ impl Engine {
 fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> Uuid {
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp() as u64, now.timestamp_subsec_nanos());
     Uuid::new_v7(ts)
+}
+
+/// A poisoned lock only means a panic elsewhere; the map is still sound.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -65,7 +65,7 @@ pub fn of_changes(changes: &[Change], applied: &[bool], at: DateTime<Utc>) -> Ve
                 exit_code: row.exit_code,
                 wake_at: row.wake_at,
             }),
-            Change::AttemptStart { .. } | Change::AttemptEnd { .. } => None,
+            Change::AttemptEnd { .. } => None,
         })
         .collect()
 }

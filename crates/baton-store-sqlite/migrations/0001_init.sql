@@ -43,6 +43,7 @@ CREATE TABLE steps (
     item          TEXT,
     wake_at       INTEGER,
     started_at    INTEGER,
+    attempt_started_at INTEGER,
     finished_at   INTEGER,
     outputs       TEXT,
     exit_code     INTEGER,
@@ -59,7 +60,7 @@ CREATE TABLE attempts (
     attempt     INTEGER NOT NULL,
     state       TEXT    NOT NULL,
     started_at  INTEGER NOT NULL,
-    finished_at INTEGER,
+    finished_at INTEGER NOT NULL,
     exit_code   INTEGER,
     reason      TEXT,
     PRIMARY KEY (run_id, key, attempt)

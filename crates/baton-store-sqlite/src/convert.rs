@@ -111,6 +111,7 @@ pub fn step(row: &SqliteRow) -> R<StepRecord> {
         item: json_opt(get(row, "item")?)?,
         wake_at: time_opt(get(row, "wake_at")?)?,
         started_at: time_opt(get(row, "started_at")?)?,
+        attempt_started_at: time_opt(get(row, "attempt_started_at")?)?,
         finished_at: time_opt(get(row, "finished_at")?)?,
         outputs: json_opt(get(row, "outputs")?)?,
         exit_code: get::<Option<i64>>(row, "exit_code")?.map(|c| c as i32),
@@ -128,7 +129,7 @@ pub fn attempt(row: &SqliteRow) -> R<AttemptRecord> {
         attempt: get::<i64>(row, "attempt")? as u32,
         state: enum_of(&get::<String>(row, "state")?, AttemptState::parse)?,
         started_at: time(get(row, "started_at")?)?,
-        finished_at: time_opt(get(row, "finished_at")?)?,
+        finished_at: time(get(row, "finished_at")?)?,
         exit_code: get::<Option<i64>>(row, "exit_code")?.map(|c| c as i32),
         reason: get(row, "reason")?,
     })

@@ -74,8 +74,29 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> R<()> {
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ()).map_err(db)
 }
 
-/// One transaction for all `jobs`, each in a savepoint of its own.
+/// One transaction for all `jobs`. Every statement is a round trip to
+/// SQLite's thread, so the common case runs the jobs back to back; only if
+/// one of them fails is the batch replayed with a savepoint per job, so that
+/// the failing job alone is refused.
 async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>> {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+        return jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect();
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match apply(conn, &job.op).await {
+            Ok(reply) => results.push(Ok(reply)),
+            Err(_) => {
+                let _ = exec(conn, "ROLLBACK").await;
+                return commit_isolated(conn, jobs).await;
+            }
+        }
+    }
+    finish(conn, jobs, results).await
+}
+
+/// The slow path: each job in a savepoint of its own.
+async fn commit_isolated(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
         return jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect();
     }
@@ -83,6 +104,10 @@ async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>
     for job in jobs {
         results.push(apply_in_savepoint(conn, &job.op).await);
     }
+    finish(conn, jobs, results).await
+}
+
+async fn finish(conn: &mut SqliteConnection, jobs: &[Job], results: Vec<R<Reply>>) -> Vec<R<Reply>> {
     match exec(conn, "COMMIT").await {
         Ok(()) => results,
         Err(e) => {
@@ -202,24 +227,10 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> R<bool> {
             run_transition(conn, *run_id, guard).await
         }
         Change::StepPut(step) => step_put(conn, step).await,
-        Change::AttemptStart { run_id, key, attempt, at } => {
+        Change::AttemptEnd { run_id, key, attempt, state, started_at, at, exit_code, reason, log } => {
             let result = sqlx::query(
-                "INSERT INTO attempts (run_id, key, attempt, state, started_at) VALUES (?1, ?2, ?3, 'running', ?4)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(run_id.to_string())
-            .bind(key)
-            .bind(i64::from(*attempt))
-            .bind(micros(*at))
-            .execute(conn)
-            .await
-            .map_err(db)?;
-            Ok(result.rows_affected() == 1)
-        }
-        Change::AttemptEnd { run_id, key, attempt, state, at, exit_code, reason, log } => {
-            let result = sqlx::query(
-                "UPDATE attempts SET state = ?4, finished_at = ?5, exit_code = ?6, reason = ?7
-                 WHERE run_id = ?1 AND key = ?2 AND attempt = ?3 AND state = 'running'",
+                "INSERT INTO attempts (run_id, key, attempt, state, started_at, finished_at, exit_code, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?8, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
             )
             .bind(run_id.to_string())
             .bind(key)
@@ -228,6 +239,7 @@ async fn apply_change(conn: &mut SqliteConnection, change: &Change) -> R<bool> {
             .bind(micros(*at))
             .bind(exit_code.map(i64::from))
             .bind(reason.as_deref())
+            .bind(micros(*started_at))
             .execute(&mut *conn)
             .await
             .map_err(db)?;
@@ -284,11 +296,13 @@ async fn run_transition(conn: &mut SqliteConnection, id: Uuid, t: Transition<'_>
 async fn step_put(conn: &mut SqliteConnection, s: &StepRecord) -> R<bool> {
     sqlx::query(
         "INSERT INTO steps (run_id, key, step_id, idx, phase, state, attempt, failures, item, wake_at,
-                            started_at, finished_at, outputs, exit_code, stdout_tail, stderr_tail, reason, completed_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                            started_at, finished_at, outputs, exit_code, stdout_tail, stderr_tail, reason, completed_seq,
+                            attempt_started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT (run_id, key) DO UPDATE SET
              state = excluded.state, attempt = excluded.attempt, failures = excluded.failures,
              item = excluded.item, wake_at = excluded.wake_at, started_at = excluded.started_at,
+             attempt_started_at = excluded.attempt_started_at,
              finished_at = excluded.finished_at, outputs = excluded.outputs, exit_code = excluded.exit_code,
              stdout_tail = excluded.stdout_tail, stderr_tail = excluded.stderr_tail, reason = excluded.reason,
              completed_seq = excluded.completed_seq",
@@ -311,6 +325,7 @@ async fn step_put(conn: &mut SqliteConnection, s: &StepRecord) -> R<bool> {
     .bind(s.stderr_tail.as_deref())
     .bind(s.reason.as_deref())
     .bind(s.completed_seq)
+    .bind(micros_opt(s.attempt_started_at))
     .execute(conn)
     .await
     .map_err(db)?;

@@ -120,7 +120,10 @@ pub struct StepRecord {
     pub item: Option<Json>,
     /// When a waiting step wakes (end of a sleep or of a retry's backoff).
     pub wake_at: Option<DateTime<Utc>>,
+    /// When the first attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When the latest attempt started.
+    pub attempt_started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub outputs: Option<Json>,
     pub exit_code: Option<i32>,
@@ -146,6 +149,7 @@ impl StepRecord {
             item: None,
             wake_at: None,
             started_at: None,
+            attempt_started_at: None,
             finished_at: None,
             outputs: None,
             exit_code: None,
@@ -165,7 +169,7 @@ pub struct AttemptRecord {
     pub attempt: u32,
     pub state: AttemptState,
     pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
 }
@@ -198,18 +202,15 @@ pub enum Change {
     },
     /// Writes the whole step row (insert or replace).
     StepPut(Box<StepRecord>),
-    AttemptStart {
-        run_id: Uuid,
-        key: String,
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    /// Ends an attempt that is still running, with its log.
+    /// Records a finished attempt with its log, once: a second record of
+    /// the same attempt is not applied. (An attempt in flight is told by the
+    /// step row: `state`, `attempt`, `attempt_started_at`.)
     AttemptEnd {
         run_id: Uuid,
         key: String,
         attempt: u32,
         state: AttemptState,
+        started_at: DateTime<Utc>,
         at: DateTime<Utc>,
         exit_code: Option<i32>,
         reason: Option<String>,

@@ -117,7 +117,7 @@ impl Executor {
     }
 }
 
-fn noop(req: &Request) -> Outcome {
+pub fn noop(req: &Request) -> Outcome {
     match serde_json::from_value::<NoopArgs>(req.with.clone()) {
         Ok(args) => Outcome { outputs: args.outputs, ..Outcome::new(Status::Succeeded) },
         Err(e) => Outcome::failed(format!("invalid `with` for a noop step: {e}")),

@@ -12,7 +12,7 @@ mod progress;
 
 use std::sync::Arc;
 
-use baton_model::RunState;
+use baton_model::{RunState, StepKind};
 use baton_store::{Change, Phase};
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
@@ -102,14 +102,20 @@ impl Driver {
             self.signal_stops();
             self.persist(std::mem::take(&mut changes), now).await?;
             for (request, permit, phase) in launches {
-                self.spawn_attempt(request, permit, phase);
+                if request.kind == StepKind::Noop {
+                    self.run_inline(request);
+                } else {
+                    self.spawn_attempt(request, permit, phase);
+                }
             }
             if let Standing::Finished(state) = standing {
                 tracing::info!(run = %self.run_id(), %state, "run finished");
                 return Ok(());
             }
-            if let Wake::Shutdown = self.wait().await {
-                self.signal_interrupt();
+            if self.pending.is_empty() {
+                if let Wake::Shutdown = self.wait().await {
+                    self.signal_interrupt();
+                }
             }
         }
     }
@@ -191,6 +197,16 @@ impl Driver {
     fn signal_interrupt(&self) {
         self.main_stop.send_replace(Some(Stop::Interrupt));
         self.compensation_stop.send_replace(Some(Stop::Interrupt));
+    }
+
+    /// A `noop` has nothing to wait for: it completes here, its start
+    /// already committed, its end committed with the next batch.
+    fn run_inline(&mut self, request: Request) {
+        let (key, attempt) = (request.key.clone(), request.attempt);
+        let outcome = crate::exec::noop(&request);
+        let now = self.shared.clock.now();
+        let changes = self.progress.complete(&key, attempt, outcome, now);
+        self.pending.extend(changes);
     }
 
     fn spawn_attempt(&self, request: Request, permit: Option<OwnedSemaphorePermit>, phase: Phase) {

@@ -336,7 +336,7 @@ impl Progress {
         row.started_at.get_or_insert(now);
         row.reason = None;
         row.wake_at = None;
-        changes.push(Change::AttemptStart { run_id: self.run.id, key: row.key.clone(), attempt: row.attempt, at: now });
+        row.attempt_started_at = Some(now);
         let with = match with {
             Ok(w) => w,
             Err(e) => {
@@ -417,6 +417,7 @@ impl Progress {
             key: key.to_string(),
             attempt,
             state: attempt_state,
+            started_at: row.attempt_started_at.unwrap_or(now),
             at: now,
             exit_code: outcome.exit_code,
             reason: outcome.reason.clone(),
@@ -516,6 +517,7 @@ impl Progress {
             key: row.key.clone(),
             attempt: row.attempt,
             state,
+            started_at: row.attempt_started_at.unwrap_or(now),
             at: now,
             exit_code: None,
             reason,

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use baton_model::Resource;
-use baton_store::{ApplyOutcome, WorkflowApply};
+use baton_store::ApplyOutcome;
 use serde::Deserialize;
 
 use crate::api::{AppliedResource, ApplyResult};
@@ -50,8 +50,7 @@ async fn apply_one(app: &AppState, resource: Resource, dry_run: bool) -> Result<
             Some(v) => ApplyOutcome::Updated { version: v.version + 1 },
         }
     } else {
-        let now = app.engine.clock().now();
-        store.workflow_apply(WorkflowApply { workflow, hash, now }).await?
+        app.engine.apply(workflow).await?
     };
     let label = match outcome {
         ApplyOutcome::Created { .. } => "created",
