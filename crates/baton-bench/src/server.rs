@@ -51,10 +51,10 @@ impl Server {
     async fn wait_healthy(&self) -> Result<()> {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
-            if let Ok(r) = self.http.get(format!("{}/api/v1/health", self.base)).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(r) = self.http.get(format!("{}/api/v1/health", self.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

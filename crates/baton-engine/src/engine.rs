@@ -149,10 +149,10 @@ impl Engine {
     /// The latest version of a workflow, remembered for a short while.
     async fn head(&self, tenant: &str, name: &str) -> Result<u32, EngineError> {
         let key = (tenant.to_string(), name.to_string());
-        if let Some((version, seen)) = lock(&self.heads).get(&key) {
-            if seen.elapsed() < HEAD_TTL {
-                return Ok(*version);
-            }
+        if let Some((version, seen)) = lock(&self.heads).get(&key)
+            && seen.elapsed() < HEAD_TTL
+        {
+            return Ok(*version);
         }
         let latest = self
             .shared

@@ -57,10 +57,10 @@ fn check_timeouts(workflow: &Workflow, locs: &Locations, problems: &mut Diagnost
         if step.action.timeout.is_some_and(|t| t.std().is_zero()) {
             zero(join(&step_path, "timeout"));
         }
-        if let Some(c) = &step.compensate {
-            if c.timeout.is_some_and(|t| t.std().is_zero()) {
-                zero(join(&join(&step_path, "compensate"), "timeout"));
-            }
+        if let Some(c) = &step.compensate
+            && c.timeout.is_some_and(|t| t.std().is_zero())
+        {
+            zero(join(&join(&step_path, "compensate"), "timeout"));
         }
     }
 }

@@ -80,7 +80,7 @@ impl Diagnostics {
 
     /// Sorted by position so that a reader meets them in file order.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.0.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.0.sort_by_key(|a| (a.line, a.column));
         self.0
     }
 }

@@ -134,24 +134,20 @@ impl Checker<'_, '_> {
         match chain {
             ["steps", id, rest @ ..] => {
                 self.step_ref(id);
-                if let Some(field) = rest.first() {
-                    if !STEP_FIELDS.contains(field) {
-                        self.problems.push(format!(
-                            "`steps.{id}.{field}` does not exist: a step has {}",
-                            STEP_FIELDS.join(", ")
-                        ));
-                    }
+                if let Some(field) = rest.first()
+                    && !STEP_FIELDS.contains(field)
+                {
+                    self.problems
+                        .push(format!("`steps.{id}.{field}` does not exist: a step has {}", STEP_FIELDS.join(", ")));
                 }
             }
-            ["inputs", name, ..] => {
-                if !self.scope.inputs.iter().any(|i| i == name) {
-                    let known = if self.scope.inputs.is_empty() {
-                        "the workflow declares no inputs".to_string()
-                    } else {
-                        format!("declared inputs: {}", self.scope.inputs.join(", "))
-                    };
-                    self.problems.push(format!("unknown input `{name}` ({known})"));
-                }
+            ["inputs", name, ..] if !self.scope.inputs.iter().any(|i| i == name) => {
+                let known = if self.scope.inputs.is_empty() {
+                    "the workflow declares no inputs".to_string()
+                } else {
+                    format!("declared inputs: {}", self.scope.inputs.join(", "))
+                };
+                self.problems.push(format!("unknown input `{name}` ({known})"));
             }
             ["run", field, ..] if !RUN_FIELDS.contains(field) => {
                 self.problems.push(format!("`run.{field}` does not exist: run has {}", RUN_FIELDS.join(", ")));

@@ -143,14 +143,14 @@ fn check_url(d: &mut Decoder, node: &Node, path: &str, url: &str) {
 }
 
 fn check_method(d: &mut Decoder, node: &Node, path: &str) {
-    if let Some(method) = d.string(node, path) {
-        if !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str()) {
-            d.error(
-                node.at,
-                path,
-                format!("unknown HTTP method `{method}` (expected one of: {})", HTTP_METHODS.join(", ")),
-            );
-        }
+    if let Some(method) = d.string(node, path)
+        && !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str())
+    {
+        d.error(
+            node.at,
+            path,
+            format!("unknown HTTP method `{method}` (expected one of: {})", HTTP_METHODS.join(", ")),
+        );
     }
 }
 
@@ -172,14 +172,14 @@ fn check_sleep(d: &mut Decoder, fields: &crate::decode::Fields<'_>, node: &Node)
             d.duration(n, &fields.path_of("duration"));
         }
         (None, Some(n)) if !holds_template(n) => {
-            if let Some(text) = d.string(n, &fields.path_of("until")) {
-                if DateTime::parse_from_rfc3339(&text).is_err() {
-                    d.error(
-                        n.at,
-                        &fields.path_of("until"),
-                        format!("`{text}` is not an RFC 3339 instant such as 2026-01-31T02:00:00Z"),
-                    );
-                }
+            if let Some(text) = d.string(n, &fields.path_of("until"))
+                && DateTime::parse_from_rfc3339(&text).is_err()
+            {
+                d.error(
+                    n.at,
+                    &fields.path_of("until"),
+                    format!("`{text}` is not an RFC 3339 instant such as 2026-01-31T02:00:00Z"),
+                );
             }
         }
         _ => {}

@@ -82,12 +82,11 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
 }
 
 fn check_api_version(d: &mut Decoder, top: &Fields<'_>) {
-    if let Some(n) = top.required(d, "apiVersion") {
-        if let Some(v) = d.string(n, "apiVersion") {
-            if v != API_VERSION {
-                d.error(n.at, "apiVersion", format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"));
-            }
-        }
+    if let Some(n) = top.required(d, "apiVersion")
+        && let Some(v) = d.string(n, "apiVersion")
+        && v != API_VERSION
+    {
+        d.error(n.at, "apiVersion", format!("unsupported apiVersion `{v}` (expected `{API_VERSION}`)"));
     }
 }
 

@@ -153,10 +153,10 @@ async fn workflow_apply(conn: &mut SqliteConnection, p: &WorkflowApply) -> R<App
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    if let Some((version, hash)) = &latest {
-        if *hash == p.hash {
-            return Ok(ApplyOutcome::Unchanged { version: *version as u32 });
-        }
+    if let Some((version, hash)) = &latest
+        && *hash == p.hash
+    {
+        return Ok(ApplyOutcome::Unchanged { version: *version as u32 });
     }
     let version = latest.as_ref().map_or(1, |(v, _)| v + 1);
     let body = serde_json::to_string(&p.workflow).map_err(|e| StoreError::Other(e.to_string()))?;

@@ -112,10 +112,10 @@ impl Driver {
                 tracing::info!(run = %self.run_id(), %state, "run finished");
                 return Ok(());
             }
-            if self.pending.is_empty() {
-                if let Wake::Shutdown = self.wait().await {
-                    self.signal_interrupt();
-                }
+            if self.pending.is_empty()
+                && let Wake::Shutdown = self.wait().await
+            {
+                self.signal_interrupt();
             }
         }
     }

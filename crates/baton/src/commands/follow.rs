@@ -150,10 +150,10 @@ impl View {
         if attempt > 1 {
             detail.push_str(&format!("  attempt {attempt}"));
         }
-        if state == StepState::Succeeded {
-            if let Some(start) = self.started.get(key) {
-                detail.push_str(&format!("  {}", span(*start, at)));
-            }
+        if state == StepState::Succeeded
+            && let Some(start) = self.started.get(key)
+        {
+            detail.push_str(&format!("  {}", span(*start, at)));
         }
         if let (Some(code), StepState::Failed) = (exit, state) {
             detail.push_str(&format!("  exit {code}"));

@@ -1,0 +1,9 @@
+//! End-to-end: the real `baton` binary, started as a user would, driven
+//! through its CLI. The server is killed and restarted where durability is
+//! the point.
+
+mod server;
+
+mod crash;
+mod runs;
+mod validate;
