@@ -86,7 +86,11 @@ async fn a_failing_step_retries_with_backoff_then_fails_the_run() {
     let id = h.start("w", json!({})).await;
     let waiting = h.step_in(id, "flaky", StepState::Waiting).await;
     assert_eq!(waiting.wake_at, Some(h.clock_now() + chrono::Duration::seconds(10)));
-    assert!(waiting.reason.as_deref().unwrap().contains("attempt 1 of 3 failed (exit code 3)"), "{:?}", waiting.reason);
+    assert!(
+        waiting.reason.as_deref().unwrap().contains("attempt 1 of 3 failed (exit code 3: nope)"),
+        "{:?}",
+        waiting.reason
+    );
     h.advance(10);
     h.until("second failure", || async { h.step(id, "flaky").await.unwrap().failures == 2 }).await;
     let waiting = h.step(id, "flaky").await.unwrap();
@@ -94,7 +98,7 @@ async fn a_failing_step_retries_with_backoff_then_fails_the_run() {
     h.advance(30);
     let run = h.finished(id).await;
     expect_state(&run, RunState::Failed);
-    assert_eq!(run.reason.as_deref(), Some("step `flaky` failed: exit code 3 after 3 attempts"));
+    assert_eq!(run.reason.as_deref(), Some("step `flaky` failed after 3 attempts: exit code 3: nope"));
     let attempts = h.store.attempt_list(id).await.unwrap();
     assert_eq!(attempts.iter().map(|a| a.state).collect::<Vec<_>>(), vec![AttemptState::Failed; 3]);
     assert_eq!(h.step(id, "flaky").await.unwrap().stderr_tail.as_deref(), Some("nope\n"));

@@ -1,7 +1,7 @@
 //! A workflow checked as a whole and ready to run: its DAG resolved and every
 //! CEL expression compiled and checked against what is in scope where it stands.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::dag::{self, Dag};
 use crate::decode::{Locations, index, join};
@@ -73,20 +73,30 @@ fn compile_steps(
 ) -> Vec<CompiledStep> {
     let inputs: Vec<String> = workflow.spec.inputs.keys().cloned().collect();
     let steps = &workflow.spec.steps;
+    let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+    let positions: HashMap<&str, usize> = ids.iter().enumerate().map(|(j, id)| (id.as_str(), j)).collect();
     steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let visible = |with_self: bool| -> BTreeMap<String, bool> {
-                steps
-                    .iter()
-                    .enumerate()
-                    .map(|(j, s)| (s.id.clone(), ancestors.is_none_or(|a| a[i].contains(&j)) || (with_self && i == j)))
-                    .collect()
+            // Steps an expression here may read: its ancestors (all steps when
+            // the graph is broken), and for a compensation the step itself.
+            let seen_from = |with_self: bool| {
+                let positions = &positions;
+                move |id: &str| {
+                    let j = *positions.get(id)?;
+                    Some(ancestors.is_none_or(|a| a[i].contains(&j)) || (with_self && i == j))
+                }
             };
-            let mut compiler =
-                StepCompiler { locs, problems: &mut *problems, path: index("spec.steps", i), inputs: &inputs };
-            compiler.step(step, &visible(false), &visible(true))
+            let (before, undo) = (seen_from(false), seen_from(true));
+            let mut compiler = StepCompiler {
+                locs,
+                problems: &mut *problems,
+                path: index("spec.steps", i),
+                inputs: &inputs,
+                ids: &ids,
+            };
+            compiler.step(step, &before, &undo)
         })
         .collect()
 }
@@ -96,18 +106,20 @@ struct StepCompiler<'a> {
     problems: &'a mut Diagnostics,
     path: String,
     inputs: &'a [String],
+    ids: &'a [String],
 }
 
 impl StepCompiler<'_> {
     fn step(
         &mut self,
         step: &StepSpec,
-        before: &BTreeMap<String, bool>,
-        with_self: &BTreeMap<String, bool>,
+        before: &dyn Fn(&str) -> Option<bool>,
+        with_self: &dyn Fn(&str) -> Option<bool>,
     ) -> CompiledStep {
-        let outer = RefScope { inputs: self.inputs, steps: before, has_item: false };
-        let inner = RefScope { inputs: self.inputs, steps: before, has_item: step.for_each.is_some() };
-        let undo = RefScope { inputs: self.inputs, steps: with_self, has_item: step.for_each.is_some() };
+        let (inputs, step_ids, fan_out) = (self.inputs, self.ids, step.for_each.is_some());
+        let outer = RefScope { inputs, step_ids, visible: before, has_item: false };
+        let inner = RefScope { inputs, step_ids, visible: before, has_item: fan_out };
+        let undo = RefScope { inputs, step_ids, visible: with_self, has_item: fan_out };
         let condition = step.condition.as_deref().and_then(|s| self.expr(s, "if", &outer));
         let for_each = step.for_each.as_deref().and_then(|s| self.expr(s, "for_each", &outer));
         let with = self.with(&step.action, "with", &inner);

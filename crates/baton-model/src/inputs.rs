@@ -22,7 +22,11 @@ pub fn resolve(declared: &BTreeMap<String, InputSpec>, given: &Map<String, Json>
                 Some(v) => {
                     resolved.insert(name.clone(), v);
                 }
-                None => problems.push(format!("input `{name}` must be of type {}, got {value}", spec.kind.name())),
+                None => problems.push(format!(
+                    "input `{name}` must be of type {}, got {value}{}",
+                    spec.kind.name(),
+                    hint(spec.kind)
+                )),
             },
             (None, Some(default)) => {
                 resolved.insert(name.clone(), default.clone());
@@ -34,6 +38,15 @@ pub fn resolve(declared: &BTreeMap<String, InputSpec>, given: &Map<String, Json>
         }
     }
     if problems.is_empty() { Ok(Json::Object(resolved)) } else { Err(problems) }
+}
+
+/// How to write a value of `kind` on a command line.
+fn hint(kind: InputType) -> &'static str {
+    match kind {
+        InputType::List => " (give a list as JSON, e.g. --input name='[\"a\",\"b\"]')",
+        InputType::Object => " (give an object as JSON, e.g. --input name='{\"k\":\"v\"}')",
+        _ => "",
+    }
 }
 
 /// The value as `kind`, converting from text where the text says so

@@ -51,6 +51,14 @@ pub struct ServeArgs {
     /// at checkpoints (survives a killed process, faster).
     #[arg(long, env = "BATON_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,
+    /// On SIGTERM/SIGINT, how long running steps may take to finish before
+    /// they are interrupted (they run again at the next start).
+    #[arg(long, env = "BATON_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<baton_model::Duration>().map(|d| d.std()).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

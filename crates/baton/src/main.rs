@@ -14,8 +14,18 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+/// Exit codes: 0 success; 1 the run failed, or files are invalid; 2 bad
+/// usage or a request the server refused (or could not be reached); 3 the
+/// run was cancelled; 4 it timed out.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A client piped into `head` should stop quietly, as other CLIs do.
+        // SAFETY: restoring the default disposition of a signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_tracing(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -28,7 +38,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -40,7 +50,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => {
             Ok(if commands::validate::validate(&args)? { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Apply(args) => commands::apply::apply(&client, &args).await.map(|_| ExitCode::SUCCESS),
+        Command::Apply(args) => {
+            Ok(if commands::apply::apply(&client, &args).await? { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Get(args) => commands::get::get(&client, &args.what).await.map(|_| ExitCode::SUCCESS),
         Command::Run(args) => {
             commands::run::run(&client, &args).await.map(|state| state.map_or(ExitCode::SUCCESS, exit_code))

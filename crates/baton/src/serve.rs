@@ -23,7 +23,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let store = SqliteStore::open(&args.database, durability)
         .await
         .with_context(|| format!("cannot open the database {}", args.database.display()))?;
-    let config = EngineConfig { slots: args.slots, log_cap: args.log_cap, ..EngineConfig::default() };
+    let config = EngineConfig {
+        slots: args.slots,
+        log_cap: args.log_cap,
+        shutdown_grace: args.shutdown_grace,
+        ..EngineConfig::default()
+    };
     let engine = Engine::new(Arc::new(store), Arc::new(SystemClock), config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -36,21 +41,33 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         "baton is serving"
     );
 
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("stopping: no new work; running steps are interrupted and resume at the next start");
-        let _ = stop_tx.send(true);
-    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // On a signal the engine starts parking runs at once, while open HTTP
+    // connections drain.
+    let stopper = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: no new runs; running steps get the shutdown grace to finish");
+            let _ = stop_tx.send(true);
+            engine.shutdown().await;
+        })
+    };
     let mut graceful = stop_rx.clone();
     let http = baton_server::serve(listener, AppState { engine: engine.clone() }, async move {
         let _ = graceful.wait_for(|stop| *stop).await;
     });
-    tokio::select! {
-        result = http => result.context("the HTTP server failed")?,
-        _ = async { let _ = stop_rx.wait_for(|stop| *stop).await; tokio::time::sleep(HTTP_DRAIN).await } => {}
+    let mut drain = stop_rx;
+    // Live event streams never end on their own: they get a moment, then go.
+    let served = tokio::select! {
+        result = http => result,
+        _ = async { let _ = drain.wait_for(|stop| *stop).await; tokio::time::sleep(HTTP_DRAIN).await } => Ok(()),
+    };
+    if let Err(e) = served {
+        engine.shutdown().await;
+        return Err(e).context("the HTTP server failed");
     }
-    engine.shutdown().await;
+    let _ = stopper.await;
     tracing::info!("stopped");
     Ok(())
 }

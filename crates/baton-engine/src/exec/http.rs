@@ -46,7 +46,7 @@ fn build(exec: &Executor, req: &Request, args: &HttpArgs) -> Result<reqwest::Req
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", args.method))?;
     let url = reqwest::Url::parse(&args.url).map_err(|e| format!("`{}` is not a URL: {e}", args.url))?;
-    let mut builder = exec.http.request(method, url);
+    let mut builder = exec.http().request(method, url);
     let has_key = args.headers.keys().any(|k| k.eq_ignore_ascii_case("idempotency-key"));
     if !has_key {
         // The Stripe convention: a retried or replayed attempt carries the same key.

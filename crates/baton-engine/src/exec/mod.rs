@@ -89,21 +89,28 @@ pub enum Stop {
 
 /// What the executors share: the HTTP client, limits and the clock.
 pub struct Executor {
-    pub http: reqwest::Client,
+    http: std::sync::OnceLock<reqwest::Client>,
     pub config: EngineConfig,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Executor {
     pub fn new(config: EngineConfig, clock: Arc<dyn Clock>) -> Self {
-        // reqwest is built without a default TLS backend; ring is ours. Installing
-        // twice is harmless (the first provider stays).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Executor { http, config, clock }
+        Executor { http: std::sync::OnceLock::new(), config, clock }
+    }
+
+    /// The HTTP client, built on first use: loading the system's root
+    /// certificates takes a while and most servers never need them.
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            // reqwest is built without a default TLS backend; ring is ours.
+            // Installing twice is harmless (the first provider stays).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// Runs the attempt until it ends, times out, or `stop` says otherwise.

@@ -157,14 +157,31 @@ fn judge(
             Ok(outputs) => Outcome { outputs, ..Outcome::new(Status::Succeeded) },
             Err(e) => Outcome::failed(e),
         },
-        End::Exited(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => Outcome::failed(format!("exit code {code}")),
-            (None, Some(sig)) => Outcome::failed(format!("killed by signal {sig}")),
-            (None, None) => Outcome::failed("ended without an exit code"),
-        },
+        End::Exited(s) => {
+            let how = match (s.code(), s.signal()) {
+                (Some(code), _) => format!("exit code {code}"),
+                (None, Some(sig)) => format!("killed by signal {sig}"),
+                (None, None) => "ended without an exit code".to_string(),
+            };
+            // What the script said last is usually why: put it in the reason.
+            let said = last_line(&capture.stderr_tail()).or_else(|| last_line(&capture.stdout_tail()));
+            let reason = said.map_or(how.clone(), |line| format!("{how}: {line}"));
+            // A failing step may still report what it found.
+            Outcome { outputs: workspace.read_outputs().ok().flatten(), ..Outcome::failed(reason) }
+        }
     };
     outcome.exit_code = exit_code;
     outcome
+}
+
+/// The last non-empty line, cut to a length that fits a reason.
+fn last_line(text: &str) -> Option<String> {
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    Some(if line.chars().count() > 200 {
+        format!("{}…", line.chars().take(199).collect::<String>())
+    } else {
+        line.to_string()
+    })
 }
 
 /// A private directory holding the file named by `$BATON_OUTPUT`.

@@ -52,11 +52,6 @@ pub struct Driver {
     pending: Vec<Change>,
 }
 
-enum Wake {
-    Work,
-    Shutdown,
-}
-
 impl Driver {
     pub fn new(
         progress: Progress,
@@ -112,10 +107,8 @@ impl Driver {
                 tracing::info!(run = %self.run_id(), %state, "run finished");
                 return Ok(());
             }
-            if self.pending.is_empty()
-                && let Wake::Shutdown = self.wait().await
-            {
-                self.signal_interrupt();
+            if self.pending.is_empty() {
+                self.wait().await;
             }
         }
     }
@@ -225,8 +218,9 @@ impl Driver {
         });
     }
 
-    /// Waits for the next thing that can move the run.
-    async fn wait(&mut self) -> Wake {
+    /// Waits for the next thing that can move the run (a shutdown too: the
+    /// loop then parks the run).
+    async fn wait(&mut self) {
         let clock = self.shared.clock.clone();
         let timer = self.next_timer();
         let wants_slot = self.progress.has_ready() && self.permit.is_none();
@@ -236,18 +230,15 @@ impl Driver {
                 let now = self.shared.clock.now();
                 let changes = self.progress.complete(&done.key, done.attempt, done.outcome, now);
                 self.pending.extend(changes);
-                Wake::Work
             }
             Some(Control::Cancel) = self.control.recv() => {
                 self.progress.cancel("cancelled on request");
-                Wake::Work
             }
             Ok(permit) = slots.acquire_owned(), if wants_slot => {
                 self.permit = Some(permit);
-                Wake::Work
             }
-            _ = async { clock.sleep_until(timer.unwrap_or_default()).await }, if timer.is_some() => Wake::Work,
-            _ = self.shutdown.changed() => Wake::Shutdown,
+            _ = async { clock.sleep_until(timer.unwrap_or_default()).await }, if timer.is_some() => {}
+            Ok(()) = self.shutdown.changed() => {}
         }
     }
 
@@ -262,19 +253,29 @@ impl Driver {
     /// On shutdown: wait for in-flight attempts to stop, record them as
     /// interrupted, and leave the run for the next start to resume.
     async fn park(&mut self, mut changes: Vec<Change>) -> Result<(), EngineError> {
-        self.signal_interrupt();
-        let grace = self.shared.executor.config.shutdown_grace;
-        let deadline = tokio::time::Instant::now() + grace;
+        let config = &self.shared.executor.config;
+        let (grace, kill_grace) = (config.shutdown_grace, config.kill_grace);
+        // Attempts in flight get the grace period to finish on their own…
+        self.collect_in_flight(grace, &mut changes).await;
+        // …then they are interrupted, and run again at the next start.
+        if self.progress.in_flight() > 0 {
+            self.signal_interrupt();
+            self.collect_in_flight(kill_grace + std::time::Duration::from_secs(2), &mut changes).await;
+        }
+        self.persist(changes, self.shared.clock.now()).await
+    }
+
+    async fn collect_in_flight(&mut self, within: std::time::Duration, changes: &mut Vec<Change>) {
+        let deadline = tokio::time::Instant::now() + within;
         while self.progress.in_flight() > 0 {
             match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
                 Ok(Some(done)) => {
                     let now = self.shared.clock.now();
                     changes.extend(self.progress.complete(&done.key, done.attempt, done.outcome, now));
                 }
-                _ => break,
+                _ => return,
             }
         }
-        self.persist(changes, self.shared.clock.now()).await
     }
 
     /// Commits `changes` (retrying while the store is briefly unavailable)

@@ -458,17 +458,19 @@ impl Progress {
                 self.put(row, changes);
             }
             None => {
-                let tries = if row.failures > 1 { format!(" after {} attempts", row.failures) } else { String::new() };
-                self.finish_failed(row, format!("{reason}{tries}"), now, changes);
+                self.finish_failed(row, reason, now, changes);
             }
         }
     }
 
+    /// The step failed for good: `step `deploy` failed after 3 attempts: exit code 1: …`.
     fn finish_failed(&mut self, row: StepRecord, reason: String, now: DateTime<Utc>, changes: &mut Vec<Change>) {
+        let tries = if row.failures > 1 { format!(" after {} attempts", row.failures) } else { String::new() };
         if row.phase == Phase::Main {
-            self.end(RunState::Failed, format!("step `{}` failed: {reason}", row.key));
+            self.end(RunState::Failed, format!("step `{}` failed{tries}: {reason}", row.key));
         }
-        self.put_final(row, StepState::Failed, reason, now, changes);
+        let step_reason = if tries.is_empty() { reason } else { format!("{reason} (failed{tries})") };
+        self.put_final(row, StepState::Failed, step_reason, now, changes);
     }
 
     fn fail_before_start(&mut self, id: &str, i: usize, reason: String, now: DateTime<Utc>, changes: &mut Vec<Change>) {

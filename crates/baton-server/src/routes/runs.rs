@@ -104,17 +104,37 @@ pub async fn log(
     Query(q): Query<LogQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let run = resolve(&app, &id).await?;
-    let log = app.engine.store().log_get(run.id, &key, q.attempt).await?;
-    let log = log.ok_or_else(|| {
-        let which = q.attempt.map(|a| format!(" attempt {a}")).unwrap_or_default();
-        ApiError::not_found(format!("no log for step `{key}`{which} of run {}", run.id))
-    })?;
+    let Some(log) = app.engine.store().log_get(run.id, &key, q.attempt).await? else {
+        return Err(missing_log(&app, &run, &key, q.attempt).await?);
+    };
     let mut text = log.text;
     if log.truncated_bytes > 0 {
         text.push_str(&format!("\n[baton] {} more bytes were not kept (log cap)\n", log.truncated_bytes));
     }
     let headers = [("x-baton-attempt", log.attempt.to_string())];
     Ok((headers, text))
+}
+
+/// Why there is no log: no such step (perhaps it ran per element), or it
+/// left no output (`no_log`).
+async fn missing_log(app: &AppState, run: &RunRecord, key: &str, attempt: Option<u32>) -> Result<ApiError, ApiError> {
+    let steps = app.engine.store().step_list(run.id).await?;
+    let Some(step) = steps.iter().find(|s| s.key == key) else {
+        let prefix = format!("{key}[");
+        let elements: Vec<&str> = steps.iter().filter(|s| s.key.starts_with(&prefix)).map(|s| s.key.as_str()).collect();
+        if !elements.is_empty() {
+            let shown = elements.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+            return Ok(ApiError::not_found(format!("`{key}` ran once per element: ask for one of them ({shown}…)")));
+        }
+        let known: Vec<&str> = steps.iter().map(|s| s.key.as_str()).collect();
+        return Ok(ApiError::not_found(format!("run {} has no step `{key}` (steps: {})", run.id, known.join(", "))));
+    };
+    Ok(match attempt {
+        Some(a) if a > step.attempt || a == 0 => {
+            ApiError::not_found(format!("step `{key}` has {} attempt(s), not {a}", step.attempt))
+        }
+        _ => ApiError::new(StatusCode::NOT_FOUND, "no_log", format!("step `{key}` left no output ({})", step.state)),
+    })
 }
 
 /// A full run id, or a prefix of one that matches exactly one run.

@@ -1,7 +1,7 @@
 //! `baton apply -f FILE…`: every file is checked first; if all are valid,
 //! each is sent to the server, which stores changed workflows as new versions.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use baton_server::api::ApplyResult;
 use reqwest::Method;
 
@@ -9,14 +9,16 @@ use crate::cli::{ApplyArgs, Output};
 use crate::client::Client;
 use crate::files;
 
-pub async fn apply(client: &Client, args: &ApplyArgs) -> Result<()> {
+/// Returns false when a file is invalid (then nothing was applied).
+pub async fn apply(client: &Client, args: &ApplyArgs) -> Result<bool> {
     let sources = files::read_all(&args.files)?;
     let problems: Vec<_> = sources.iter().filter_map(|s| baton_model::load(&s.name, &s.text).err()).flatten().collect();
     if !problems.is_empty() {
         for p in &problems {
             println!("{p}");
         }
-        bail!("{} problem(s) found; nothing was applied", problems.len());
+        eprintln!("{} problem(s) found; nothing was applied", problems.len());
+        return Ok(false);
     }
     let mut all = Vec::new();
     for source in &sources {
@@ -29,7 +31,8 @@ pub async fn apply(client: &Client, args: &ApplyArgs) -> Result<()> {
         all.extend(result.resources);
     }
     if args.output == Output::Json {
-        return crate::commands::print_json(&all);
+        crate::commands::print_json(&all)?;
+        return Ok(true);
     }
     for r in &all {
         let outcome = match r.outcome.as_str() {
@@ -39,5 +42,5 @@ pub async fn apply(client: &Client, args: &ApplyArgs) -> Result<()> {
         let dry = if r.dry_run { " [dry run]" } else { "" };
         println!("{}/{} in {}: {outcome}{dry}", r.kind.to_lowercase(), r.name, r.tenant);
     }
-    Ok(())
+    Ok(true)
 }

@@ -98,10 +98,11 @@ impl View {
             self.header_shown = true;
         }
         for s in &detail.steps {
-            if let Some(t) = s.started_at {
-                self.started.entry(s.key.clone()).or_insert(t);
+            let attempt_start = s.attempt_started_at.or(s.started_at);
+            if let Some(t) = attempt_start {
+                self.started.insert(s.key.clone(), t);
             }
-            let at = s.finished_at.or(s.started_at).unwrap_or(r.created_at);
+            let at = s.finished_at.or(attempt_start).unwrap_or(r.created_at);
             self.step(&s.key, s.state, s.attempt, at, s.reason.as_deref(), s.exit_code);
         }
         r.state
@@ -113,7 +114,7 @@ impl View {
         match event {
             Event::Step { key, state, attempt, at, reason, exit_code, .. } => {
                 if state == StepState::Running {
-                    self.started.entry(key.clone()).or_insert(at);
+                    self.started.insert(key.clone(), at);
                 }
                 self.step(&key, state, attempt, at, reason.as_deref(), exit_code);
                 None

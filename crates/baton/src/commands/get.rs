@@ -87,21 +87,25 @@ async fn run(client: &Client, id: &str, output: Output) -> Result<()> {
         println!("started:   {}{end} ({})", clock_time(started), span(started, r.finished_at.unwrap_or_else(Utc::now)));
     }
     println!();
-    let mut t = table(&["STEP", "STATE", "ATTEMPTS", "STARTED", "DURATION", "EXIT", "REASON"]);
+    let mut t = table(&["STEP", "STATE", "ATTEMPTS", "STARTED", "DURATION", "EXIT", "OUTPUTS", "REASON"]);
     for s in &detail.steps {
         let started = s.started_at.map(clock_time).unwrap_or_default();
         let duration = match (s.started_at, s.finished_at) {
             (Some(a), Some(b)) => span(a, b),
             _ => String::new(),
         };
+        // A fan-out's own row never runs: its elements do.
+        let attempts = if s.attempt == 0 { "-".to_string() } else { s.attempt.to_string() };
+        let outputs = s.outputs.as_ref().map(|o| shorten(&o.to_string(), 40)).unwrap_or_default();
         t.add_row(vec![
             s.key.clone(),
             s.state.to_string(),
-            s.attempt.to_string(),
+            attempts,
             started,
             duration,
             s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            shorten(s.reason.as_deref().unwrap_or(""), 70),
+            outputs,
+            shorten(s.reason.as_deref().unwrap_or(""), 60),
         ]);
     }
     println!("{t}");

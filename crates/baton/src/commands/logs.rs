@@ -2,21 +2,26 @@
 
 use anyhow::Result;
 use baton_server::api::RunDetail;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 
-use crate::client::{Client, segment};
+use crate::client::{Client, ProblemError, segment};
 
 pub async fn logs(client: &Client, run: &str, step: Option<&str>, attempt: Option<u32>) -> Result<()> {
     if let Some(step) = step {
-        print!("{}", fetch(client, run, step, attempt).await?.unwrap_or_default());
+        match fetch(client, run, step, attempt).await? {
+            Some((_, text)) => print!("{text}"),
+            None => eprintln!("(no output)"),
+        }
         return Ok(());
     }
     let detail: RunDetail = client.get(&format!("/api/v1/runs/{}", segment(run))).await?;
+    let id = detail.run.id.to_string();
     for s in detail.steps.iter().filter(|s| s.attempt > 0) {
-        let text = fetch(client, &detail.run.id.to_string(), &s.key, attempt).await?;
-        println!("==> {} (attempt {}, {}) <==", s.key, s.attempt, s.state);
-        match text {
-            Some(t) if !t.is_empty() => {
+        let found = fetch(client, &id, &s.key, attempt).await?;
+        let shown_attempt = found.as_ref().map_or(attempt.unwrap_or(s.attempt), |(a, _)| *a);
+        println!("==> {} (attempt {shown_attempt}, {}) <==", s.key, s.state);
+        match found {
+            Some((_, t)) if !t.is_empty() => {
                 print!("{t}");
                 if !t.ends_with('\n') {
                     println!();
@@ -28,19 +33,19 @@ pub async fn logs(client: &Client, run: &str, step: Option<&str>, attempt: Optio
     Ok(())
 }
 
-async fn fetch(client: &Client, run: &str, step: &str, attempt: Option<u32>) -> Result<Option<String>> {
+/// The attempt number and text of a step's log; `None` when the step left no output.
+async fn fetch(client: &Client, run: &str, step: &str, attempt: Option<u32>) -> Result<Option<(u32, String)>> {
     let mut request = client.request(Method::GET, &format!("/api/v1/runs/{}/logs/{}", segment(run), segment(step)));
     if let Some(a) = attempt {
         request = request.query(&[("attempt", a)]);
     }
     match client.send(request).await {
-        Ok(response) => Ok(Some(response.text().await?)),
-        Err(e) if is_missing_log(&e) => Ok(None),
+        Ok(response) => {
+            let shown = response.headers().get("x-baton-attempt").and_then(|v| v.to_str().ok()?.parse().ok());
+            let text = response.text().await?;
+            Ok(Some((shown.unwrap_or_default(), text)))
+        }
+        Err(e) if e.downcast_ref::<ProblemError>().is_some_and(|p| p.0.code == "no_log") => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-fn is_missing_log(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<crate::client::ProblemError>()
-        .is_some_and(|p| p.0.status == StatusCode::NOT_FOUND.as_u16() && p.0.detail.starts_with("no log"))
 }

@@ -5,5 +5,6 @@
 mod server;
 
 mod crash;
+mod examples;
 mod runs;
 mod validate;

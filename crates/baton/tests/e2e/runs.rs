@@ -84,7 +84,7 @@ fn a_failing_step_retries_with_backoff_then_compensation_runs_in_reverse() {
     let runs: serde_json::Value = serde_json::from_str(&s.ok(&["get", "runs", "-o", "json"])).unwrap();
     let detail = s.detail(runs[0]["id"].as_str().unwrap());
     assert_eq!(detail["state"], "failed");
-    assert_eq!(detail["reason"], "step `ship` failed: exit code 7 after 3 attempts; compensated 2 step(s)");
+    assert_eq!(detail["reason"], "step `ship` failed after 3 attempts: exit code 7; compensated 2 step(s)");
     assert_eq!(read(&trail), "reserve\ncharge\nship-attempt\nship-attempt\nship-attempt\nrefund\nrelease\n");
 
     let attempts: Vec<&serde_json::Value> =
