@@ -259,3 +259,29 @@ async fn inputs_are_checked_before_a_run_exists() {
     assert!(err.to_string().contains("input `n` must be of type integer"), "{err}");
     assert!(h.store.run_list(Default::default()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_failure_recorded_just_before_a_crash_still_ends_the_run() {
+    let h = Harness::new().await;
+    h.apply(&format!(
+        "{HEAD}  steps:\n    - id: a\n      kind: noop\n      compensate: {{kind: noop}}\n    - id: b\n      kind: noop\n      needs: [a]\n"
+    ))
+    .await;
+    // The state a crash leaves when it strikes right after the commit that
+    // recorded `a` as failed, before the run itself was marked.
+    let id = uuid::Uuid::now_v7();
+    let mut run = baton_store::conformance::run(id, "w", RunState::Running, 0);
+    run.started_at = Some(run.created_at);
+    h.store.run_insert(run).await.unwrap();
+    let mut a = baton_store::StepRecord::new(id, "a".into(), "a".into(), baton_store::Phase::Main, StepState::Failed);
+    a.attempt = 1;
+    a.failures = 1;
+    a.reason = Some("exit code 1".into());
+    h.store.commit(vec![baton_store::Change::StepPut(Box::new(a))]).await.unwrap();
+
+    assert_eq!(h.engine.resume().await.unwrap(), 1);
+    let run = h.finished(id).await;
+    expect_state(&run, RunState::Failed);
+    assert_eq!(run.reason.as_deref(), Some("step `a` failed: exit code 1"));
+    assert!(h.step(id, "b").await.is_none(), "b needs a and never starts");
+}

@@ -108,6 +108,9 @@ impl Executor {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+                // A host that never answers the handshake fails the attempt
+                // (and may be retried) instead of holding it until the step timeout.
+                .connect_timeout(std::time::Duration::from_secs(10))
                 .build()
                 .unwrap_or_default()
         })

@@ -22,6 +22,15 @@ impl Progress {
             let state = self.run.ending.unwrap_or(RunState::Failed);
             self.ending = Some(Ending { state, reason: self.run.reason.clone().unwrap_or_default() });
         }
+        // A step that failed for good before the crash still ends the run,
+        // even if the run's own transition never got written.
+        if self.ending.is_none() {
+            let failed = self.rows.values().find(|r| r.phase == Phase::Main && r.state == StepState::Failed);
+            if let Some(row) = failed {
+                let reason = format!("step `{}` failed: {}", row.key, row.reason.clone().unwrap_or_default());
+                self.end(RunState::Failed, reason);
+            }
+        }
         if self.run.cancel_requested {
             self.cancel("cancelled on request");
         }
@@ -37,6 +46,11 @@ impl Progress {
     /// Decides whether the run is over, and if it is ending early, what to
     /// undo next. Pushes the run transitions to persist.
     pub fn conclude(&mut self, now: DateTime<Utc>, changes: &mut Vec<Change>) -> Standing {
+        if self.ending.is_none() && self.is_stuck() {
+            // Cannot happen by design; if it does, say so rather than hang.
+            let waiting = self.unstarted().join(", ");
+            self.end(RunState::Failed, format!("internal error: the run cannot make progress (not started: {waiting})"));
+        }
         let Some(ending) = self.ending.clone() else {
             if self.all_done() {
                 return self.finish(RunState::Succeeded, None, now, changes);
@@ -81,6 +95,19 @@ impl Progress {
         }
         let reason = self.final_reason(&ending, &pending);
         self.finish(ending.state, Some(reason), now, changes)
+    }
+
+    /// Nothing runs, waits or is ready, yet forward steps remain.
+    fn is_stuck(&self) -> bool {
+        self.in_flight.is_empty()
+            && self.queue.is_empty()
+            && !self.rows.values().any(|r| matches!(r.state, StepState::Waiting | StepState::Running))
+            && !self.unstarted().is_empty()
+    }
+
+    fn unstarted(&self) -> Vec<&str> {
+        let steps = &self.wf.workflow.spec.steps;
+        steps.iter().filter(|s| !self.rows.contains_key(&s.id)).map(|s| s.id.as_str()).collect()
     }
 
     /// Forward step instances that succeeded and say how to undo
