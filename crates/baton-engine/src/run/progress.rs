@@ -203,7 +203,8 @@ impl Progress {
         Some(instance)
     }
 
-    /// Whether the next ready instance needs an execution slot (a sleep does not).
+    /// Whether the next ready instance needs an execution slot: slots bound
+    /// work (processes, connections); a sleep or a noop executes nothing.
     pub fn peek_needs_slot(&self) -> Option<bool> {
         let instance = self.queue.front()?;
         let spec = &self.wf.workflow.spec.steps[instance.step];
@@ -211,7 +212,7 @@ impl Progress {
             (Phase::Compensation, Some(c)) => c.kind,
             _ => spec.action.kind,
         };
-        Some(kind != StepKind::Sleep)
+        Some(!matches!(kind, StepKind::Sleep | StepKind::Noop))
     }
 
     pub fn has_ready(&self) -> bool {
