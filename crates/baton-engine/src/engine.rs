@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use baton_model::{CompiledWorkflow, RunState};
+use baton_model::CompiledWorkflow;
 use baton_store::{ApplyOutcome, RunRecord, Store, WorkflowApply, WorkflowVersion};
 use serde_json::{Map, Value as Json};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
@@ -125,22 +125,8 @@ impl Engine {
         let inputs =
             baton_model::inputs::resolve(&wf.workflow.spec.inputs, &req.inputs).map_err(EngineError::Invalid)?;
         let now = self.shared.clock.now();
-        let run = RunRecord {
-            id: new_run_id(now),
-            tenant: req.tenant,
-            workflow: req.workflow,
-            version,
-            state: RunState::Pending,
-            inputs,
-            trigger: req.trigger,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            deadline_at: None,
-            reason: None,
-            cancel_requested: false,
-            ending: None,
-        };
+        let workflow = (req.tenant.as_str(), req.workflow.as_str(), version);
+        let run = RunRecord::pending(new_run_id(now), workflow, inputs, &req.trigger, now);
         self.shared.store.run_insert(run.clone()).await?;
         self.spawn_driver(run.clone(), Vec::new()).await?;
         Ok(run)

@@ -71,22 +71,8 @@ async fn apply(store: &dyn Store, w: Workflow, at: i64) -> ApplyOutcome {
 }
 
 pub fn run(id: Uuid, workflow: &str, state: RunState, created: i64) -> RunRecord {
-    RunRecord {
-        id,
-        tenant: "default".into(),
-        workflow: workflow.into(),
-        version: 1,
-        state,
-        inputs: json!({"host": "db1", "n": 3}),
-        trigger: "api".into(),
-        created_at: t(created),
-        started_at: None,
-        finished_at: None,
-        deadline_at: None,
-        reason: None,
-        cancel_requested: false,
-        ending: None,
-    }
+    let inputs = json!({"host": "db1", "n": 3});
+    RunRecord { state, ..RunRecord::pending(id, ("default", workflow, 1), inputs, "api", t(created)) }
 }
 
 fn id(n: u128) -> Uuid {

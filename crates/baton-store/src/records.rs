@@ -65,6 +65,29 @@ pub struct RunRecord {
     pub ending: Option<RunState>,
 }
 
+impl RunRecord {
+    /// A run as submitted: `pending`, nothing decided yet.
+    pub fn pending(id: Uuid, workflow: (&str, &str, u32), inputs: Json, trigger: &str, now: DateTime<Utc>) -> Self {
+        let (tenant, name, version) = workflow;
+        RunRecord {
+            id,
+            tenant: tenant.to_string(),
+            workflow: name.to_string(),
+            version,
+            state: RunState::Pending,
+            inputs,
+            trigger: trigger.to_string(),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            deadline_at: None,
+            reason: None,
+            cancel_requested: false,
+            ending: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub tenant: Option<String>,

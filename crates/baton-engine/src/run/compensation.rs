@@ -49,7 +49,10 @@ impl Progress {
         if self.ending.is_none() && self.is_stuck() {
             // Cannot happen by design; if it does, say so rather than hang.
             let waiting = self.unstarted().join(", ");
-            self.end(RunState::Failed, format!("internal error: the run cannot make progress (not started: {waiting})"));
+            self.end(
+                RunState::Failed,
+                format!("internal error: the run cannot make progress (not started: {waiting})"),
+            );
         }
         let Some(ending) = self.ending.clone() else {
             if self.all_done() {

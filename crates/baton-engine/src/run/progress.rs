@@ -53,6 +53,13 @@ pub enum Launch {
     Failed,
 }
 
+impl Instance {
+    /// The instance a step row stands for (to run it again).
+    fn of_row(row: StepRecord, step: usize) -> Self {
+        Instance { key: row.key, step, phase: row.phase, index: row.index, item: row.item }
+    }
+}
+
 impl Progress {
     pub fn new(wf: Arc<CompiledWorkflow>, run: RunRecord, rows: Vec<StepRecord>) -> Self {
         let seq = rows.iter().filter_map(|r| r.completed_seq).max().unwrap_or(0);
@@ -236,13 +243,7 @@ impl Progress {
                 row.wake_at = None;
                 self.put_final(row, StepState::Succeeded, String::new(), now, changes);
             } else {
-                self.enqueue(Instance {
-                    key: row.key.clone(),
-                    step,
-                    phase: row.phase,
-                    index: row.index,
-                    item: row.item,
-                });
+                self.enqueue(Instance::of_row(row, step));
             }
         }
     }
@@ -261,13 +262,7 @@ impl Progress {
             changes.push(self.attempt_end(&row, baton_model::AttemptState::Interrupted, now, None));
             if self.ending.is_none() || row.phase == Phase::Compensation {
                 let step = self.step_of(&row);
-                self.enqueue(Instance {
-                    key: row.key.clone(),
-                    step,
-                    phase: row.phase,
-                    index: row.index,
-                    item: row.item,
-                });
+                self.enqueue(Instance::of_row(row, step));
             } else {
                 self.put_final(
                     row,
