@@ -90,10 +90,16 @@ impl Engine {
         let runs = self.shared.store.run_unfinished().await?;
         let count = runs.len();
         for run in runs {
-            let rows = self.shared.store.step_list(run.id).await?;
             let id = run.id;
-            if let Err(e) = self.spawn_driver(run, rows).await {
-                tracing::error!(run = %id, error = %e, "cannot resume run");
+            let control = self.register(id);
+            let started = match self.shared.store.step_list(id).await {
+                Ok(rows) => self.spawn_driver(run, rows, control).await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = started {
+                // One run that cannot be read must not keep the others from resuming.
+                lock(&self.drivers).remove(&id);
+                tracing::error!(run = %id, error = %e, "cannot resume run; it stays as it is until the next start");
             }
         }
         if count > 0 {
@@ -127,8 +133,18 @@ impl Engine {
         let now = self.shared.clock.now();
         let workflow = (req.tenant.as_str(), req.workflow.as_str(), version);
         let run = RunRecord::pending(new_run_id(now), workflow, inputs, &req.trigger, now);
-        self.shared.store.run_insert(run.clone()).await?;
-        self.spawn_driver(run.clone(), Vec::new()).await?;
+        // Registered before the run exists, so that a cancel arriving between
+        // the insert and the driver's start still reaches the driver.
+        let control = self.register(run.id);
+        if let Err(e) = self.shared.store.run_insert(run.clone()).await {
+            lock(&self.drivers).remove(&run.id);
+            return Err(e.into());
+        }
+        if let Err(e) = self.spawn_driver(run.clone(), Vec::new(), control).await {
+            // The run is recorded; the next start resumes it.
+            lock(&self.drivers).remove(&run.id);
+            return Err(e);
+        }
         Ok(run)
     }
 
@@ -173,23 +189,42 @@ impl Engine {
     /// the configured grace) for every run to park.
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
-        let grace = self.shared.executor.config.shutdown_grace + std::time::Duration::from_secs(1);
+        // Runs park within the shutdown grace plus the time to kill what is
+        // left (see `Driver::park`); wait for that, and a little more.
+        let config = &self.shared.executor.config;
+        let grace = config.shutdown_grace + config.kill_grace + std::time::Duration::from_secs(5);
         let (count, notify) = &*self.active;
         let _ = tokio::time::timeout(grace, async {
-            while count.load(Ordering::SeqCst) > 0 {
-                notify.notified().await;
+            loop {
+                // Listen before looking, so that a driver ending in between is not missed.
+                let ended = notify.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                ended.await;
             }
         })
         .await;
     }
 
-    async fn spawn_driver(&self, run: RunRecord, rows: Vec<baton_store::StepRecord>) -> Result<(), EngineError> {
-        let wf = self.compiled(&run.tenant, &run.workflow, run.version).await?;
+    /// The channel through which `cancel` reaches a run's driver.
+    fn register(&self, id: Uuid) -> mpsc::UnboundedReceiver<Control> {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let id = run.id;
-        let driver =
-            Driver::new(Progress::new(wf, run, rows), self.shared.clone(), control_rx, self.shutdown.subscribe());
         lock(&self.drivers).insert(id, control_tx);
+        control_rx
+    }
+
+    async fn spawn_driver(
+        &self,
+        run: RunRecord,
+        rows: Vec<baton_store::StepRecord>,
+        control: mpsc::UnboundedReceiver<Control>,
+    ) -> Result<(), EngineError> {
+        let wf = self.compiled(&run.tenant, &run.workflow, run.version).await?;
+        let id = run.id;
+        let driver = Driver::new(Progress::new(wf, run, rows), self.shared.clone(), control, self.shutdown.subscribe());
         self.active.0.fetch_add(1, Ordering::SeqCst);
         let drivers = self.drivers.clone();
         let active = self.active.clone();

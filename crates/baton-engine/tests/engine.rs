@@ -285,3 +285,77 @@ async fn a_failure_recorded_just_before_a_crash_still_ends_the_run() {
     assert_eq!(run.reason.as_deref(), Some("step `a` failed: exit code 1"));
     assert!(h.step(id, "b").await.is_none(), "b needs a and never starts");
 }
+
+#[tokio::test]
+async fn runs_fail_and_compensate_when_one_slot_is_contended() {
+    let h = Harness::with_config(baton_engine::EngineConfig { slots: 1, ..harness::config() }).await;
+    h.apply(&format!(
+        "{HEAD}  steps:
+    - id: a
+      kind: noop
+      compensate: {{kind: shell, with: {{run: 'true'}}}}
+    - id: f
+      kind: shell
+      needs: [a]
+      with: {{run: 'exit 1'}}
+    - id: x
+      kind: shell
+      needs: [a]
+      with: {{run: 'true'}}
+"
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(h.start("w", json!({})).await);
+    }
+    for id in ids {
+        let run = h.finished(id).await;
+        expect_state(&run, RunState::Failed);
+        assert_eq!(h.step(id, "compensate:a").await.unwrap().state, StepState::Succeeded);
+    }
+}
+
+#[tokio::test]
+async fn a_step_whose_with_cannot_render_ends_the_run_at_once() {
+    let h = Harness::new().await;
+    h.apply(&format!(
+        "{HEAD}  inputs:\n    host: {{type: string, default: db1}}\n  steps:
+    - id: nap
+      kind: sleep
+      with: {{duration: 7d}}
+    - id: broken
+      kind: shell
+      with: {{run: 'echo ${{{{ inputs.host.size() / 0 }}}}'}}
+"
+    ))
+    .await;
+    let id = h.start("w", json!({})).await;
+    let run = h.finished(id).await;
+    expect_state(&run, RunState::Failed);
+    assert!(run.reason.as_deref().unwrap().contains("`with` could not be rendered"), "{:?}", run.reason);
+    assert_eq!(h.step(id, "nap").await.unwrap().state, StepState::Cancelled);
+}
+
+#[tokio::test]
+async fn each_element_of_a_fan_out_is_undone_with_its_own_outputs() {
+    let h = Harness::new().await;
+    let trail = h.dir.path().join("trail");
+    let t = trail.display();
+    h.apply(&format!(
+        "{HEAD}  steps:
+    - id: fan
+      kind: shell
+      for_each: '[0, 1, 2]'
+      max_parallel: 1
+      with: {{run: 'echo \"{{\\\"n\\\": ${{{{ item }}}}}}\" > $BATON_OUTPUT; [ ${{{{ item }}}} -lt 2 ]'}}
+      compensate: {{kind: shell, with: {{run: 'echo undo-${{{{ steps.fan.outputs.n }}}}-${{{{ index }}}} >> {t}'}}}}
+"
+    ))
+    .await;
+    let id = h.start("w", json!({})).await;
+    let run = h.finished(id).await;
+    expect_state(&run, RunState::Failed);
+    assert_eq!(std::fs::read_to_string(&trail).unwrap(), "undo-1-1\nundo-0-0\n");
+    assert_eq!(h.step(id, "fan").await.unwrap().state, StepState::Failed);
+}

@@ -15,7 +15,7 @@ pub fn retry_delay(policy: &RetryPolicy, failures: u32, key: &str) -> Duration {
     let raw = b.initial.std().as_secs_f64() * b.multiplier.powi(exponent);
     let capped = raw.min(b.max.std().as_secs_f64());
     let jittered = capped * (1.0 - policy.jitter * unit_fraction(key, failures));
-    Duration::from_secs_f64(jittered.max(0.0))
+    Duration::try_from_secs_f64(jittered.max(0.0)).unwrap_or(b.max.std())
 }
 
 /// A number in [0, 1) derived from the key and attempt.

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The longest duration accepted: beyond it, instants stop being representable.
+const MAX: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A span of time written with units; stored and shown in the same form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(pub std::time::Duration);
@@ -46,7 +49,11 @@ impl FromStr for Duration {
         if trimmed.chars().all(|c| c.is_ascii_digit()) {
             return Err(error("it has no unit".into()));
         }
-        humantime::parse_duration(trimmed).map(Duration).map_err(|e| error(e.to_string()))
+        let parsed = humantime::parse_duration(trimmed).map_err(|e| error(e.to_string()))?;
+        if parsed > MAX {
+            return Err(error("it is longer than 100 years".into()));
+        }
+        Ok(Duration(parsed))
     }
 }
 
@@ -86,6 +93,8 @@ mod tests {
         assert!("30".parse::<Duration>().unwrap_err().to_string().contains("no unit"));
         assert!("5 parsecs".parse::<Duration>().is_err());
         assert!("".parse::<Duration>().is_err());
+        let huge = "18446744073709551615s".parse::<Duration>().unwrap_err();
+        assert!(huge.to_string().contains("longer than 100 years"), "{huge}");
     }
 
     #[test]

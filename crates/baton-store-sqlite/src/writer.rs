@@ -102,7 +102,16 @@ async fn commit_isolated(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Rep
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        results.push(apply_in_savepoint(conn, &job.op).await);
+        match apply_in_savepoint(conn, &job.op).await {
+            Ok(result) => results.push(result),
+            // The savepoint itself failed: nothing in this transaction can be
+            // trusted, so none of it is kept.
+            Err(e) => {
+                let _ = exec(conn, "ROLLBACK").await;
+                tracing::error!(error = %e, "SQLite savepoint failed; the batch was rolled back");
+                return jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect();
+            }
+        }
     }
     finish(conn, jobs, results).await
 }
@@ -118,14 +127,15 @@ async fn finish(conn: &mut SqliteConnection, jobs: &[Job], results: Vec<R<Reply>
     }
 }
 
-async fn apply_in_savepoint(conn: &mut SqliteConnection, op: &WriteOp) -> R<Reply> {
+/// The job's own result, inside; an error of the savepoint machinery, outside.
+async fn apply_in_savepoint(conn: &mut SqliteConnection, op: &WriteOp) -> R<R<Reply>> {
     exec(conn, "SAVEPOINT job").await?;
     let result = apply(conn, op).await;
     if result.is_err() {
         exec(conn, "ROLLBACK TO job").await?;
     }
     exec(conn, "RELEASE job").await?;
-    result
+    Ok(result)
 }
 
 async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> R<Reply> {

@@ -3,6 +3,7 @@
 //! by the run's driver.
 
 mod capture;
+mod group;
 mod http;
 mod shell;
 
@@ -51,6 +52,8 @@ pub struct Outcome {
     pub stderr_tail: Option<String>,
     pub reason: Option<String>,
     pub log: Option<(String, u64)>,
+    /// The signal that ended a shell step someone else killed.
+    pub signal: Option<i32>,
 }
 
 impl Outcome {
@@ -63,6 +66,7 @@ impl Outcome {
             stderr_tail: None,
             reason: None,
             log: None,
+            signal: None,
         }
     }
 

@@ -13,11 +13,15 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 use super::capture::{Capture, Stream};
+use super::group::ProcessGroup;
 use super::{Executor, Outcome, Request, Status, Stop, stopped, timed_out};
 
 /// How long pipes may stay open after the process group is gone (a
 /// grandchild that left the group can hold them forever).
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// How long processes a script left behind get between SIGTERM and SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 
 enum End {
     Exited(std::process::ExitStatus),
@@ -41,25 +45,28 @@ pub async fn run(exec: &Executor, req: &Request, mut stop: watch::Receiver<Optio
             return Outcome::failed(format!("cannot start `{shell}`: {e}"));
         }
     };
-    let group = child.id().map(|id| id as i32);
+    let mut group = ProcessGroup::of(&child);
     let capture = Arc::new(Mutex::new(Capture::new(exec.config.log_cap, exec.config.tail_bytes)));
     let readers = spawn_readers(&mut child, &capture);
 
     let end = tokio::select! {
         status = child.wait() => match status {
             Ok(s) => End::Exited(s),
+            // `group` is dropped on return, which kills it.
             Err(e) => return Outcome::failed(format!("waiting for the shell failed: {e}")),
         },
         _ = timed_out(exec.clock.as_ref(), req.timeout) => End::TimedOut,
         why = stopped(&mut stop) => End::Stopped(why),
     };
     let status = match &end {
-        End::Exited(s) => Some(*s),
-        End::TimedOut | End::Stopped(_) => terminate(&mut child, group, exec.config.kill_grace).await,
+        End::Exited(s) => {
+            // Whatever the script left running in its group goes with it.
+            group.clean_up(LEFTOVER_GRACE.min(exec.config.kill_grace)).await;
+            Some(*s)
+        }
+        End::TimedOut | End::Stopped(_) => group.stop(&mut child, exec.config.kill_grace).await,
     };
-    // Whatever the script left running in its group goes with it.
-    kill_group(group, libc::SIGKILL);
-    let _ = tokio::time::timeout(DRAIN_LIMIT, futures_util::future::join_all(readers)).await;
+    drain(readers).await;
 
     let mut capture = capture.lock().unwrap_or_else(|e| e.into_inner());
     let mut outcome = judge(&end, status, req, &mut capture, &workspace);
@@ -112,24 +119,12 @@ async fn pump(mut pipe: impl AsyncRead + Unpin, stream: Stream, capture: Arc<Mut
     }
 }
 
-/// SIGTERM to the group, then SIGKILL if the shell outlives the grace period.
-async fn terminate(child: &mut Child, group: Option<i32>, grace: Duration) -> Option<std::process::ExitStatus> {
-    kill_group(group, libc::SIGTERM);
-    match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => status.ok(),
-        Err(_) => {
-            kill_group(group, libc::SIGKILL);
-            child.wait().await.ok()
-        }
-    }
-}
-
-fn kill_group(group: Option<i32>, signal: i32) {
-    if let Some(pgid) = group.filter(|g| *g > 1) {
-        // SAFETY: killpg only sends a signal; a group that is gone gives ESRCH, which is fine.
-        unsafe {
-            libc::killpg(pgid, signal);
-        }
+/// Waits for the output pipes to close; a grandchild that left the group
+/// may hold them open forever, so the readers are abandoned after a while.
+async fn drain(readers: Vec<tokio::task::JoinHandle<()>>) {
+    let aborts: Vec<_> = readers.iter().map(|r| r.abort_handle()).collect();
+    if tokio::time::timeout(DRAIN_LIMIT, futures_util::future::join_all(readers)).await.is_err() {
+        aborts.iter().for_each(|a| a.abort());
     }
 }
 
@@ -167,7 +162,7 @@ fn judge(
             let said = last_line(&capture.stderr_tail()).or_else(|| last_line(&capture.stdout_tail()));
             let reason = said.map_or(how.clone(), |line| format!("{how}: {line}"));
             // A failing step may still report what it found.
-            Outcome { outputs: workspace.read_outputs().ok().flatten(), ..Outcome::failed(reason) }
+            Outcome { outputs: workspace.read_outputs().ok().flatten(), signal: s.signal(), ..Outcome::failed(reason) }
         }
     };
     outcome.exit_code = exit_code;

@@ -17,7 +17,10 @@ pub enum Standing {
 
 impl Progress {
     /// Restores the decision of a run that was already compensating.
-    pub fn resume_ending(&mut self) {
+    pub fn resume_ending(&mut self, now: DateTime<Utc>) {
+        // A deadline that passed while the node was down wins over what
+        // the steps show, as it would have had the node been up.
+        self.check_deadline(now);
         if self.run.state == RunState::Compensating {
             let state = self.run.ending.unwrap_or(RunState::Failed);
             self.ending = Some(Ending { state, reason: self.run.reason.clone().unwrap_or_default() });
@@ -33,6 +36,14 @@ impl Progress {
         }
         if self.run.cancel_requested {
             self.cancel("cancelled on request");
+        }
+    }
+
+    /// The workflow's `timeout` ends the run once its deadline passes.
+    pub fn check_deadline(&mut self, now: DateTime<Utc>) {
+        if self.run.state == RunState::Running && self.run.deadline_at.is_some_and(|d| d <= now) {
+            let limit = self.wf.workflow.spec.timeout.map(|t| t.to_string()).unwrap_or_default();
+            self.end(RunState::TimedOut, format!("the workflow timed out after {limit}"));
         }
     }
 
@@ -60,7 +71,8 @@ impl Progress {
             }
             return Standing::Going;
         };
-        if !self.in_flight.is_empty() || self.has_waiting(Phase::Main) {
+        self.abandon_waiting(now, changes);
+        if !self.in_flight.is_empty() {
             return Standing::Going;
         }
         if ending.state == RunState::Cancelled {

@@ -24,7 +24,7 @@ pub use progress::Progress;
 use crate::engine::Shared;
 use crate::error::EngineError;
 use crate::events;
-use crate::exec::{Outcome, Request, Stop};
+use crate::exec::{Outcome, Request, Status, Stop};
 
 /// Requests to a running driver from outside.
 #[derive(Debug)]
@@ -90,10 +90,14 @@ impl Driver {
                 return Ok(());
             }
             self.take_control();
-            self.check_deadline(now);
+            self.progress.check_deadline(now);
             changes.extend(self.progress.advance(now));
-            let launches = self.launch_ready(now, &mut changes);
             let standing = self.progress.conclude(now, &mut changes);
+            let was_ending = self.progress.ending.is_some();
+            let launches = self.launch_ready(now, &mut changes);
+            // A launch that failed before running (its `with` did not render)
+            // ends the run: decide what follows at once, without waiting.
+            let again = !was_ending && self.progress.ending.is_some();
             self.signal_stops();
             self.persist(std::mem::take(&mut changes), now).await?;
             for (request, permit, phase) in launches {
@@ -107,7 +111,8 @@ impl Driver {
                 tracing::info!(run = %self.run_id(), %state, "run finished");
                 return Ok(());
             }
-            if self.pending.is_empty() {
+            let can_launch = self.progress.has_ready() && self.permit.is_some();
+            if self.pending.is_empty() && !again && !can_launch {
                 self.wait().await;
             }
         }
@@ -115,7 +120,7 @@ impl Driver {
 
     /// A new run starts; a resumed one picks up its ending and cancel request.
     fn start(&mut self, now: DateTime<Utc>) -> Vec<Change> {
-        self.progress.resume_ending();
+        self.progress.resume_ending(now);
         if self.progress.run.state != RunState::Pending {
             return Vec::new();
         }
@@ -144,14 +149,6 @@ impl Driver {
         }
     }
 
-    fn check_deadline(&mut self, now: DateTime<Utc>) {
-        let run = &self.progress.run;
-        if run.state == RunState::Running && run.deadline_at.is_some_and(|d| d <= now) {
-            let limit = self.progress.wf.workflow.spec.timeout.map(|t| t.to_string()).unwrap_or_default();
-            self.progress.end(RunState::TimedOut, format!("the workflow timed out after {limit}"));
-        }
-    }
-
     /// Starts ready instances while slots last (sleeps need none).
     fn launch_ready(
         &mut self,
@@ -174,6 +171,10 @@ impl Driver {
             if let progress::Launch::Execute(request) = launch {
                 launches.push((request, permit, instance.phase));
             }
+        }
+        if !self.progress.has_ready() {
+            // A slot taken while waiting but no longer needed goes back at once.
+            self.permit = None;
         }
         launches
     }
@@ -269,7 +270,13 @@ impl Driver {
         let deadline = tokio::time::Instant::now() + within;
         while self.progress.in_flight() > 0 {
             match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
-                Ok(Some(done)) => {
+                Ok(Some(mut done)) => {
+                    // A script killed by a signal while the node stops was most
+                    // likely killed by the service manager stopping us: it was
+                    // interrupted, not failed, and runs again at the next start.
+                    if done.outcome.status == Status::Failed && done.outcome.signal.is_some() {
+                        done.outcome.status = Status::Interrupted;
+                    }
                     let now = self.shared.clock.now();
                     changes.extend(self.progress.complete(&done.key, done.attempt, done.outcome, now));
                 }

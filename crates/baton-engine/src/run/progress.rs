@@ -84,10 +84,13 @@ impl Progress {
         self.in_flight.len()
     }
 
-    /// Decides the run must end; in-flight attempts are to be stopped.
+    /// Decides the run must end; in-flight attempts are to be stopped and
+    /// nothing forward starts any more.
     pub fn end(&mut self, state: RunState, reason: impl Into<String>) {
         if self.ending.is_none() {
             self.ending = Some(Ending { state, reason: reason.into() });
+            self.queue.retain(|i| i.phase == Phase::Compensation);
+            self.queued.retain(|k| k.starts_with(COMPENSATE));
         }
     }
 
@@ -95,10 +98,12 @@ impl Progress {
     /// anything: skips, expansions, timers that are due, finished fan-outs.
     pub fn advance(&mut self, now: DateTime<Utc>) -> Vec<Change> {
         let mut changes = Vec::new();
+        if self.ending.is_some() {
+            self.abandon_waiting(now, &mut changes);
+        }
         self.wake_due(now, &mut changes);
         self.requeue_orphans(now, &mut changes);
         if self.ending.is_some() {
-            self.abandon_waiting(now, &mut changes);
             return changes;
         }
         for i in self.wf.dag.order.clone() {
@@ -198,6 +203,12 @@ impl Progress {
     }
 
     pub(super) fn enqueue(&mut self, instance: Instance) {
+        // Once the run is ending, forward work stops; a cancel stops undoing too.
+        match &self.ending {
+            Some(e) if e.state == RunState::Cancelled => return,
+            Some(_) if instance.phase == Phase::Main => return,
+            _ => {}
+        }
         if self.queued.insert(instance.key.clone()) {
             self.queue.push_back(instance);
         }
@@ -267,7 +278,7 @@ impl Progress {
                 self.put_final(
                     row,
                     StepState::Cancelled,
-                    "the run ended before it could run again".into(),
+                    "cut off by a restart after the run had decided to end; not run again and not compensated: check it by hand".into(),
                     now,
                     changes,
                 );
@@ -276,7 +287,7 @@ impl Progress {
     }
 
     /// Once the run is ending, forward steps that wait (sleeps, retries) are cancelled.
-    fn abandon_waiting(&mut self, now: DateTime<Utc>, changes: &mut Vec<Change>) {
+    pub(super) fn abandon_waiting(&mut self, now: DateTime<Utc>, changes: &mut Vec<Change>) {
         let waiting: Vec<StepRecord> =
             self.rows.values().filter(|r| r.phase == Phase::Main && r.state == StepState::Waiting).cloned().collect();
         for row in waiting {
@@ -284,8 +295,6 @@ impl Progress {
             let reason = self.ending.as_ref().map(|e| format!("not run: {}", e.reason)).unwrap_or_default();
             self.put_final(row, StepState::Cancelled, reason, now, changes);
         }
-        self.queue.retain(|i| i.phase == Phase::Compensation);
-        self.queued.retain(|k| k.starts_with(COMPENSATE));
     }
 
     fn is_fan_out_parent(&self, row: &StepRecord) -> bool {
@@ -326,7 +335,7 @@ impl Progress {
         let with = if template.is_literal() {
             template.render(&Bindings::new(&BTreeMap::new()))
         } else {
-            template.render(&self.bindings(instance.item.as_ref().map(|i| (i, instance.index.unwrap_or(0)))))
+            template.render(&self.bindings(Some(instance)))
         };
         row.attempt += 1;
         row.started_at.get_or_insert(now);
@@ -539,13 +548,21 @@ impl Progress {
             && self.in_flight.is_empty()
     }
 
-    /// The CEL variables as they stand: inputs, finished steps, the run.
-    fn bindings(&self, item: Option<(&Json, u32)>) -> Bindings {
+    /// The CEL variables as they stand: inputs, finished steps, the run;
+    /// for an instance, its `item` and `index`.
+    fn bindings(&self, instance: Option<&Instance>) -> Bindings {
         let mut steps = serde_json::Map::new();
         for spec in &self.wf.workflow.spec.steps {
             if let Some(row) = self.rows.get(&spec.id) {
                 steps.insert(spec.id.clone(), step_view(row));
             }
+        }
+        // Undoing one element of a fan-out: `steps.<id>` is that element,
+        // whose outputs exist even when its siblings never finished.
+        if let Some(i) = instance.filter(|i| i.phase == Phase::Compensation && i.index.is_some())
+            && let Some(element) = self.rows.get(i.key.trim_start_matches(COMPENSATE))
+        {
+            steps.insert(element.step_id.clone(), step_view(element));
         }
         let run = json!({
             "id": self.run.id.to_string(),
@@ -556,8 +573,10 @@ impl Progress {
         });
         let mut vars =
             BTreeMap::from([("inputs", self.run.inputs.clone()), ("steps", Json::Object(steps)), ("run", run)]);
-        if let Some((value, index)) = item {
-            vars.insert("item", value.clone());
+        if let Some(i) = instance
+            && let (Some(item), Some(index)) = (&i.item, i.index)
+        {
+            vars.insert("item", item.clone());
             vars.insert("index", json!(index));
         }
         Bindings::new(&vars)

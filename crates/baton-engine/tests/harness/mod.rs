@@ -30,11 +30,15 @@ pub fn config() -> EngineConfig {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with_config(config()).await
+    }
+
+    pub async fn with_config(config: EngineConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).await.unwrap());
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
-        let engine = Engine::new(store.clone(), Arc::new(clock.clone()), config());
+        let engine = Engine::new(store.clone(), Arc::new(clock.clone()), config);
         Harness { dir, store, clock, engine }
     }
 
