@@ -67,7 +67,8 @@ pub struct ProblemError(pub Problem);
 impl std::fmt::Display for ProblemError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0.detail)?;
-        for e in &self.0.errors {
+        // Each problem on a line of its own, unless the summary already says it.
+        for e in self.0.errors.iter().filter(|e| !self.0.detail.contains(&e.message)) {
             write!(f, "\n  {e}")?;
         }
         Ok(())
