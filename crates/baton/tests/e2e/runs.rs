@@ -137,3 +137,45 @@ fn cancel_stops_a_run() {
     assert_eq!(detail["state"], "cancelled");
     assert_eq!(step(&detail, "wait")["state"], "cancelled");
 }
+
+#[test]
+fn an_http_step_exposes_status_headers_and_json_body() {
+    let s = Server::start();
+    s.apply(
+        "probe.yaml",
+        &workflow(
+            "probe",
+            &format!(
+                "  steps:
+    - id: health
+      kind: http
+      with: {{url: '{}/api/v1/health', expect_status: [200]}}
+    - id: seen
+      kind: noop
+      needs: [health]
+      with:
+        outputs:
+          status: ${{{{ steps.health.outputs.status }}}}
+          ok: ${{{{ steps.health.outputs.body.status == 'ok' }}}}
+          type: ${{{{ steps.health.outputs.headers['content-type'] }}}}
+    - id: missing
+      kind: http
+      needs: [seen]
+      with: {{url: '{}/api/v1/nothing-here'}}
+",
+                s.url, s.url
+            ),
+        ),
+    );
+    let out = s.cli(&["run", "probe", "--follow"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let runs: serde_json::Value = serde_json::from_str(&s.ok(&["get", "runs", "-o", "json"])).unwrap();
+    let detail = s.detail(runs[0]["id"].as_str().unwrap());
+    assert_eq!(
+        step(&detail, "seen")["outputs"],
+        serde_json::json!({"status": 200, "ok": true, "type": "application/json"})
+    );
+    let missing = step(&detail, "missing");
+    assert_eq!(missing["reason"], "HTTP status 404 (expected any 2xx)");
+    assert_eq!(missing["outputs"]["status"], 404);
+}
