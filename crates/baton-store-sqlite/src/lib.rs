@@ -6,6 +6,7 @@
 //! savepoint so that one bad batch does not spoil the others. A caller's
 //! future resolves only after the transaction holding its batch committed.
 
+mod batch;
 mod convert;
 mod read;
 mod writer;
@@ -38,6 +39,7 @@ pub enum Durability {
 pub struct SqliteStore {
     reads: SqlitePool,
     writes: mpsc::Sender<Job>,
+    fallbacks: writer::Fallbacks,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -64,8 +66,14 @@ impl SqliteStore {
             .await
             .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         writer::migrate(&reads).await?;
-        let writes = writer::spawn(options).await?;
-        Ok(SqliteStore { reads, writes })
+        let fallbacks = writer::Fallbacks::default();
+        let writes = writer::spawn(options, fallbacks.clone()).await?;
+        Ok(SqliteStore { reads, writes, fallbacks })
+    }
+
+    /// Batches (in this process) that had to be replayed job by job.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn write(&self, op: WriteOp) -> Result<Reply> {

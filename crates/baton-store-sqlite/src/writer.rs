@@ -10,7 +10,12 @@ use sqlx::{ConnectOptions, SqlSafeStr, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::batch;
 use crate::convert::{R, db, json_text, micros, micros_opt};
+
+/// Counts batches replayed job by job because one job in them failed (a bad
+/// job, or a bug in the batched SQL: the replay keeps results right either way).
+pub type Fallbacks = std::sync::Arc<std::sync::atomic::AtomicU64>;
 
 /// Jobs taken into one transaction at most; bounds a commit's latency.
 const MAX_BATCH: usize = 1024;
@@ -52,17 +57,17 @@ pub async fn migrate(pool: &SqlitePool) -> R<()> {
         .map_err(|e| StoreError::Other(format!("migrating the SQLite schema failed: {e}")))
 }
 
-pub async fn spawn(options: SqliteConnectOptions) -> R<mpsc::Sender<Job>> {
+pub async fn spawn(options: SqliteConnectOptions, fallbacks: Fallbacks) -> R<mpsc::Sender<Job>> {
     let conn = options.connect().await.map_err(db)?;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    tokio::spawn(run(conn, rx));
+    tokio::spawn(run(conn, rx, fallbacks));
     Ok(tx)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, fallbacks: Fallbacks) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let results = commit_batch(&mut conn, &jobs).await;
+        let results = commit_batch(&mut conn, &jobs, &fallbacks).await;
         for (job, result) in jobs.drain(..).zip(results) {
             // A caller that went away no longer needs its answer.
             let _ = job.reply.send(result);
@@ -75,12 +80,24 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> R<()> {
 }
 
 /// One transaction for all `jobs`. Every statement is a round trip to
-/// SQLite's thread, so the common case runs the jobs back to back; only if
-/// one of them fails is the batch replayed with a savepoint per job, so that
-/// the failing job alone is refused.
-async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Vec<R<Reply>> {
+/// SQLite's thread, so the common case writes the whole batch with one
+/// statement per kind of row ([`batch`]); only if that fails is the batch
+/// replayed with a savepoint per job, so that the failing job alone is refused.
+async fn commit_batch(conn: &mut SqliteConnection, jobs: &[Job], fallbacks: &Fallbacks) -> Vec<R<Reply>> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
         return jobs.iter().map(|_| Err(StoreError::Unavailable(e.to_string()))).collect();
+    }
+    let ops: Vec<&WriteOp> = jobs.iter().map(|j| &j.op).collect();
+    if batch::handles(&ops) {
+        return match batch::apply(conn, &ops).await {
+            Ok(replies) => finish(conn, jobs, replies.into_iter().map(Ok).collect()).await,
+            Err(e) => {
+                fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(error = %e, jobs = jobs.len(), "batch refused; replaying it job by job");
+                let _ = exec(conn, "ROLLBACK").await;
+                commit_isolated(conn, jobs).await
+            }
+        };
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {

@@ -32,3 +32,17 @@ async fn reopening_keeps_everything() {
     let store = SqliteStore::open(&path, Durability::Full).await.unwrap();
     assert!(store.run_get(id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn valid_batches_take_the_fast_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every check whose batches are all valid; the others refuse a job on purpose.
+    for (name, check) in baton_store::conformance::checks() {
+        if ["commit_is_atomic", "a_bad_commit_spoils_no_other", "run_round_trip"].contains(&name) {
+            continue;
+        }
+        let store = Arc::new(SqliteStore::open(&dir.path().join(format!("{name}.db")), Durability::Normal).await.unwrap());
+        check(store.clone()).await;
+        assert_eq!(store.fallbacks(), 0, "{name}: a valid batch was replayed job by job: the batched SQL is wrong");
+    }
+}

@@ -26,6 +26,8 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("steps_attempts_and_logs", |s| Box::pin(steps_attempts_and_logs(s))),
         ("commit_is_atomic", |s| Box::pin(commit_is_atomic(s))),
         ("concurrent_commits_all_land", |s| Box::pin(concurrent_commits_all_land(s))),
+        ("order_within_a_commit", |s| Box::pin(order_within_a_commit(s))),
+        ("a_bad_commit_spoils_no_other", |s| Box::pin(a_bad_commit_spoils_no_other(s))),
     ]
 }
 
@@ -341,4 +343,69 @@ async fn concurrent_commits_all_land(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(done.len(), 200);
     assert!(store.run_unfinished().await.unwrap().is_empty());
+}
+
+async fn order_within_a_commit(store: Arc<dyn Store>) {
+    store.run_insert(run(id(1), "w", RunState::Pending, 0)).await.unwrap();
+    let to = |state, at| Change::RunTransition {
+        run_id: id(1),
+        to: state,
+        at: t(at),
+        reason: None,
+        deadline_at: None,
+        ending: None,
+    };
+    let mut first = step("a", StepState::Running);
+    first.reason = Some("first".into());
+    let mut last = step("a", StepState::Succeeded);
+    last.reason = Some("last".into());
+    let applied = store
+        .commit(vec![
+            to(RunState::Running, 1),
+            Change::StepPut(Box::new(first)),
+            Change::StepPut(Box::new(last.clone())),
+            to(RunState::Succeeded, 2),
+            to(RunState::Failed, 3),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, vec![true, true, true, true, false], "changes apply in order");
+    let r = store.run_get(id(1)).await.unwrap().unwrap();
+    assert_eq!((r.state, r.started_at, r.finished_at), (RunState::Succeeded, Some(t(1)), Some(t(2))));
+    assert_eq!(store.step_list(id(1)).await.unwrap(), vec![last], "the last write of a row wins");
+}
+
+async fn a_bad_commit_spoils_no_other(store: Arc<dyn Store>) {
+    for n in 1..=20u128 {
+        store.run_insert(run(id(n), "w", RunState::Pending, 0)).await.unwrap();
+    }
+    let mut orphan = step("x", StepState::Running);
+    orphan.run_id = id(99);
+    let bad = store.commit(vec![Change::StepPut(Box::new(orphan))]);
+    let good = (1..=20u128).map(|n| {
+        let store = store.clone();
+        async move {
+            let start = Change::RunTransition {
+                run_id: id(n),
+                to: RunState::Running,
+                at: t(1),
+                reason: None,
+                deadline_at: None,
+                ending: None,
+            };
+            store.commit(vec![start]).await
+        }
+    });
+    let (bad, good) = futures_util::future::join(bad, futures_util::future::join_all(good)).await;
+    assert!(bad.is_err());
+    for result in good {
+        assert_eq!(result.unwrap(), vec![true]);
+    }
+    assert!(
+        store
+            .run_list(RunFilter { limit: 100, states: vec![RunState::Pending], ..Default::default() })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
