@@ -41,7 +41,8 @@ async fn valid_batches_take_the_fast_path() {
         if ["commit_is_atomic", "a_bad_commit_spoils_no_other", "run_round_trip"].contains(&name) {
             continue;
         }
-        let store = Arc::new(SqliteStore::open(&dir.path().join(format!("{name}.db")), Durability::Normal).await.unwrap());
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join(format!("{name}.db")), Durability::Normal).await.unwrap());
         check(store.clone()).await;
         assert_eq!(store.fallbacks(), 0, "{name}: a valid batch was replayed job by job: the batched SQL is wrong");
     }
