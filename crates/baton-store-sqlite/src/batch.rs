@@ -9,16 +9,23 @@
 //!
 //! Order within a job is kept where it matters: run transitions of one run
 //! are applied in rounds, in order; several writes of one step row keep the
-//! last. Jobs this module does not handle (workflow applies) make the
-//! caller fall back to one statement at a time.
+//! last. Workflow applies, which read before they write, are not batched.
 
 use baton_store::{Change, RunRecord, StepRecord};
 use serde_json::{Value as Json, json};
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
+use uuid::Uuid;
 
 use crate::convert::{R, db, json_text, micros, micros_opt};
-use crate::writer::{Reply, WriteOp};
+use crate::writer::Reply;
+
+/// What one job writes.
+pub enum Rows<'a> {
+    Run(&'a RunRecord),
+    Cancel(Uuid),
+    Changes(&'a [Change]),
+}
 
 /// Where each change's "applied" answer goes: (job, change).
 type Slot = (usize, usize);
@@ -32,18 +39,13 @@ struct Gathered {
     attempts: Vec<(Slot, Json, Option<Json>)>,
 }
 
-/// Whether every job can go through [`apply`].
-pub fn handles(ops: &[&WriteOp]) -> bool {
-    !ops.iter().any(|op| matches!(op, WriteOp::WorkflowApply(_)))
-}
-
-/// Applies all `ops` inside the caller's transaction; an error leaves the
-/// transaction to be rolled back.
-pub async fn apply(conn: &mut SqliteConnection, ops: &[&WriteOp]) -> R<Vec<Reply>> {
-    let mut replies: Vec<Reply> = Vec::with_capacity(ops.len());
+/// Applies every job's rows inside the caller's transaction; an error
+/// leaves the transaction to be rolled back.
+pub async fn apply(conn: &mut SqliteConnection, jobs: &[Rows<'_>]) -> R<Vec<Reply>> {
+    let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
     let mut g = Gathered::default();
-    for (job, op) in ops.iter().enumerate() {
-        replies.push(gather(&mut g, job, op));
+    for (job, rows) in jobs.iter().enumerate() {
+        replies.push(gather(&mut g, job, rows));
     }
     insert_runs(conn, &g.runs).await?;
     for (slot, applied) in transitions(conn, &g.transitions).await? {
@@ -63,24 +65,23 @@ fn set(replies: &mut [Reply], (job, change): Slot, applied: bool) {
     }
 }
 
-fn gather(g: &mut Gathered, job: usize, op: &WriteOp) -> Reply {
-    match op {
-        WriteOp::RunInsert(run) => {
+fn gather(g: &mut Gathered, job: usize, rows: &Rows<'_>) -> Reply {
+    match rows {
+        Rows::Run(run) => {
             g.runs.push(run_row(run));
             Reply::Done
         }
-        WriteOp::CancelRequest(id) => {
+        Rows::Cancel(id) => {
             g.cancels.push(id.to_string());
             Reply::Done
         }
-        WriteOp::Commit(changes) => {
+        Rows::Changes(changes) => {
             for (n, change) in changes.iter().enumerate() {
                 gather_change(g, (job, n), change);
             }
             // Step rows always apply; the others are answered after their statement.
             Reply::Changes(changes.iter().map(|c| matches!(c, Change::StepPut(_))).collect())
         }
-        WriteOp::WorkflowApply(_) => unreachable!("`handles` keeps workflow applies out"),
     }
 }
 
