@@ -7,6 +7,7 @@
 //! restart the run is rebuilt from its step rows and every attempt that was
 //! in flight runs again with the same idempotency key.
 
+mod attempt;
 mod compensation;
 mod progress;
 
@@ -168,7 +169,7 @@ impl Driver {
             let Some(instance) = self.progress.next_ready() else { break };
             let (launch_changes, launch) = self.progress.launch(&instance, now);
             changes.extend(launch_changes);
-            if let progress::Launch::Execute(request) = launch {
+            if let attempt::Launch::Execute(request) = launch {
                 launches.push((request, permit, instance.phase));
             }
         }
