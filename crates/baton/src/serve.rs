@@ -33,6 +33,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another baton running?)", args.listen))?;
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "baton has no authentication yet: anyone who can reach this address can run shell commands as this user"
+        );
+    }
     let resumed = engine.resume().await.context("resuming unfinished runs")?;
     tracing::info!(
         listen = %format!("http://{}", listener.local_addr()?),
