@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod compiled;
+pub mod cron;
 pub mod dag;
 pub mod decode;
 pub mod diagnostic;
