@@ -31,6 +31,44 @@ pub enum Command {
     Logs(LogsArgs),
     /// Cancel a run: stop its steps now (no compensation).
     Cancel(CancelArgs),
+    /// Cron expressions: when they fire, in words (no server needed).
+    #[command(subcommand)]
+    Cron(CronCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CronCommand {
+    /// The next fire instants, one per line (RFC 3339 with the zone's offset).
+    Next(CronNextArgs),
+    /// When the expression fires, in words.
+    Explain(CronExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CronNextArgs {
+    /// IANA time zone whose wall time the fields match.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Start after this instant (RFC 3339); now when absent.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// How many fires.
+    #[arg(short = 'n', default_value_t = 5)]
+    pub count: usize,
+    /// DST rule: `auto` (Debian cron's), `wall_clock` or `elapsed`.
+    #[arg(long, default_value = "auto")]
+    pub dst: String,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+    /// The expression (after `--`), e.g. `0 9 * * 1-5`.
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub expr: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CronExplainArgs {
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub expr: Vec<String>,
 }
 
 #[derive(Debug, Args)]

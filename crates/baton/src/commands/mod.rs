@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod cancel;
+pub mod cron;
 pub mod follow;
 pub mod get;
 pub mod logs;

@@ -5,6 +5,7 @@
 mod server;
 
 mod crash;
+mod cron;
 mod examples;
 mod runs;
 mod validate;
