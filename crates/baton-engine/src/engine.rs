@@ -7,9 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use baton_model::CompiledWorkflow;
-use baton_store::{ApplyOutcome, RunRecord, Store, WorkflowApply, WorkflowVersion};
+use baton_model::schedule::Schedule;
+use baton_store::{
+    ApplyOutcome, FireOutcome, RunRecord, ScheduleApply, ScheduleRecord, Store, WorkflowApply, WorkflowVersion,
+};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -18,6 +22,7 @@ use crate::error::EngineError;
 use crate::events::Event;
 use crate::exec::Executor;
 use crate::run::{Control, Driver, Progress};
+use crate::scheduler::{Command as SchedulerCommand, Scheduler};
 
 /// What the drivers share.
 pub struct Shared {
@@ -56,6 +61,8 @@ pub struct Engine {
     heads: Arc<Mutex<HashMap<HeadKey, (u32, std::time::Instant)>>>,
     shutdown: Arc<watch::Sender<bool>>,
     active: Arc<(AtomicUsize, Notify)>,
+    scheduler: Arc<Mutex<Option<mpsc::UnboundedSender<SchedulerCommand>>>>,
+    scheduled_until: Arc<Mutex<Option<watch::Receiver<crate::scheduler::Progress>>>>,
 }
 
 impl Engine {
@@ -70,6 +77,8 @@ impl Engine {
             heads: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
             active: Arc::new((AtomicUsize::new(0), Notify::new())),
+            scheduler: Arc::default(),
+            scheduled_until: Arc::default(),
         }
     }
 
@@ -108,6 +117,89 @@ impl Engine {
         Ok(count)
     }
 
+    /// Starts the scheduler service: it loads every schedule and applies the
+    /// misfire policies (before this returns), then fires from then on.
+    /// Returns how many schedules are active.
+    pub async fn start_scheduler(&self) -> Result<usize, EngineError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let progress = watch::channel((self.shared.clock.now(), None)).0;
+        *lock(&self.scheduled_until) = Some(progress.subscribe());
+        let mut scheduler = Scheduler::new(self.clone(), rx, self.shutdown.subscribe(), progress);
+        let active = scheduler.load().await?;
+        *lock(&self.scheduler) = Some(tx);
+        tokio::spawn(async move {
+            if let Err(e) = scheduler.run().await {
+                tracing::error!(error = %e, "the scheduler stopped; schedules fire again after a restart");
+            }
+        });
+        Ok(active)
+    }
+
+    /// Waits until the scheduler has dealt with everything due up to `at`
+    /// (for tests that drive the clock).
+    pub async fn scheduled_until(&self, at: DateTime<Utc>) {
+        let receiver = lock(&self.scheduled_until).clone();
+        if let Some(mut progress) = receiver {
+            // Dealt with up to `at`, or nothing is due until after it.
+            let _ = progress.wait_for(|(done, next)| *done >= at || next.is_none_or(|n| n > at)).await;
+        }
+    }
+
+    /// Runs with a driver in this process.
+    pub fn active_runs(&self) -> usize {
+        lock(&self.drivers).len()
+    }
+
+    /// Stores a schedule (a new generation if it changed) and tells the scheduler.
+    pub async fn apply_schedule(&self, schedule: Schedule) -> Result<ApplyOutcome, EngineError> {
+        let hash = baton_model::content_hash(&schedule);
+        let (tenant, name) = (schedule.metadata.tenant.clone(), schedule.metadata.name.clone());
+        let now = self.shared.clock.now();
+        let outcome = self.shared.store.schedule_apply(ScheduleApply { schedule, hash, now }).await?;
+        if !matches!(outcome, ApplyOutcome::Unchanged { .. }) {
+            self.schedule_changed(&tenant, &name).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Pauses or resumes a schedule.
+    pub async fn pause_schedule(&self, tenant: &str, name: &str, paused: bool) -> Result<ScheduleRecord, EngineError> {
+        let record =
+            self.shared.store.schedule_pause(tenant, name, paused).await?.ok_or_else(|| not_found(tenant, name))?;
+        self.schedule_changed(tenant, name).await;
+        Ok(record)
+    }
+
+    pub async fn delete_schedule(&self, tenant: &str, name: &str) -> Result<(), EngineError> {
+        if !self.shared.store.schedule_delete(tenant, name).await? {
+            return Err(not_found(tenant, name));
+        }
+        self.schedule_changed(tenant, name).await;
+        Ok(())
+    }
+
+    /// Fires a schedule now, by hand, under its overlap policy.
+    pub async fn trigger_schedule(&self, tenant: &str, name: &str) -> Result<(FireOutcome, Option<Uuid>), EngineError> {
+        let sender = lock(&self.scheduler)
+            .clone()
+            .ok_or_else(|| EngineError::Conflict("the scheduler is not running".into()))?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(SchedulerCommand::Trigger { tenant: tenant.into(), name: name.into(), reply })
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Tells the scheduler and waits (briefly) until it has acted, so that
+    /// a pause has taken effect when the caller hears back.
+    async fn schedule_changed(&self, tenant: &str, name: &str) {
+        let Some(sender) = lock(&self.scheduler).clone() else { return };
+        let (done, acted) = oneshot::channel();
+        if sender.send(SchedulerCommand::Reload { tenant: tenant.into(), name: name.into(), done }).is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), acted).await;
+        }
+    }
+
     /// Stores a workflow as a new version if its content changed.
     pub async fn apply(&self, workflow: baton_model::Workflow) -> Result<ApplyOutcome, EngineError> {
         let hash = baton_model::content_hash(&workflow);
@@ -120,6 +212,20 @@ impl Engine {
 
     /// Checks the inputs, records the run durably, then starts it.
     pub async fn submit(&self, req: RunRequest) -> Result<RunRecord, EngineError> {
+        let run = self.prepare(req).await?;
+        // Registered before the run exists, so that a cancel arriving between
+        // the insert and the driver's start still reaches the driver.
+        let control = self.register(run.id);
+        if let Err(e) = self.shared.store.run_insert(run.clone()).await {
+            lock(&self.drivers).remove(&run.id);
+            return Err(e.into());
+        }
+        self.start_recorded(run.clone(), control).await?;
+        Ok(run)
+    }
+
+    /// A run ready to record: version resolved, inputs checked.
+    pub(crate) async fn prepare(&self, req: RunRequest) -> Result<RunRecord, EngineError> {
         if *self.shutdown.borrow() {
             return Err(EngineError::ShuttingDown);
         }
@@ -132,20 +238,31 @@ impl Engine {
             baton_model::inputs::resolve(&wf.workflow.spec.inputs, &req.inputs).map_err(EngineError::Invalid)?;
         let now = self.shared.clock.now();
         let workflow = (req.tenant.as_str(), req.workflow.as_str(), version);
-        let run = RunRecord::pending(new_run_id(now), workflow, inputs, &req.trigger, now);
-        // Registered before the run exists, so that a cancel arriving between
-        // the insert and the driver's start still reaches the driver.
-        let control = self.register(run.id);
-        if let Err(e) = self.shared.store.run_insert(run.clone()).await {
-            lock(&self.drivers).remove(&run.id);
-            return Err(e.into());
-        }
-        if let Err(e) = self.spawn_driver(run.clone(), Vec::new(), control).await {
+        Ok(RunRecord::pending(new_run_id(now), workflow, inputs, &req.trigger, now))
+    }
+
+    /// Starts the driver of a run already recorded.
+    pub(crate) async fn start_recorded(
+        &self,
+        run: RunRecord,
+        control: mpsc::UnboundedReceiver<Control>,
+    ) -> Result<(), EngineError> {
+        let id = run.id;
+        if let Err(e) = self.spawn_driver(run, Vec::new(), control).await {
             // The run is recorded; the next start resumes it.
-            lock(&self.drivers).remove(&run.id);
+            lock(&self.drivers).remove(&id);
             return Err(e);
         }
-        Ok(run)
+        Ok(())
+    }
+
+    /// Whether a run has a driver in this process (it has not ended).
+    pub(crate) fn is_running(&self, id: Uuid) -> bool {
+        lock(&self.drivers).contains_key(&id)
+    }
+
+    pub(crate) fn unregister(&self, id: Uuid) {
+        lock(&self.drivers).remove(&id);
     }
 
     /// The latest version of a workflow, remembered for a short while.
@@ -210,7 +327,7 @@ impl Engine {
     }
 
     /// The channel through which `cancel` reaches a run's driver.
-    fn register(&self, id: Uuid) -> mpsc::UnboundedReceiver<Control> {
+    pub(crate) fn register(&self, id: Uuid) -> mpsc::UnboundedReceiver<Control> {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         lock(&self.drivers).insert(id, control_tx);
         control_rx
@@ -261,6 +378,10 @@ impl Engine {
         lock(&self.compiled).insert(key, compiled.clone());
         Ok(compiled)
     }
+}
+
+fn not_found(tenant: &str, name: &str) -> EngineError {
+    EngineError::NotFound(format!("schedule `{name}` not found in tenant `{tenant}`"))
 }
 
 /// A UUIDv7 whose time part comes from the engine's clock, so that ids sort

@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 pub mod exec;
 pub mod run;
+pub mod scheduler;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;

@@ -15,6 +15,7 @@ pub mod expr;
 pub mod inputs;
 pub mod kinds;
 pub mod resource;
+pub mod schedule;
 pub mod state;
 pub mod workflow;
 pub mod workflow_decode;

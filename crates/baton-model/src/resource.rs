@@ -8,12 +8,13 @@ use sha2::{Digest, Sha256};
 use crate::compiled::CompiledWorkflow;
 use crate::decode::{Decoder, Fields};
 use crate::diagnostic::Diagnostic;
+use crate::schedule::{self, Schedule};
 use crate::workflow::{API_VERSION, DEFAULT_TENANT, Metadata, Workflow};
 use crate::workflow_decode::decode_spec;
 use crate::yaml::{self, Node, Value};
 
 /// The kinds of resource this version of baton knows.
-pub const KINDS: &[&str] = &["Workflow"];
+pub const KINDS: &[&str] = &["Workflow", "Schedule"];
 const TOP_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 const METADATA_FIELDS: &[&str] = &["name", "tenant", "labels"];
 
@@ -21,18 +22,21 @@ const METADATA_FIELDS: &[&str] = &["name", "tenant", "labels"];
 #[derive(Debug, Clone)]
 pub enum Resource {
     Workflow(Box<CompiledWorkflow>),
+    Schedule(Box<Schedule>),
 }
 
 impl Resource {
     pub fn kind(&self) -> &'static str {
         match self {
             Resource::Workflow(_) => "Workflow",
+            Resource::Schedule(_) => "Schedule",
         }
     }
 
     pub fn metadata(&self) -> &Metadata {
         match self {
             Resource::Workflow(w) => &w.workflow.metadata,
+            Resource::Schedule(s) => &s.metadata,
         }
     }
 }
@@ -64,6 +68,15 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
     check_api_version(&mut d, &top);
     let kind = top.required(&mut d, "kind").and_then(|n| check_kind(&mut d, n));
     let metadata = top.required(&mut d, "metadata").and_then(|n| decode_metadata(&mut d, n));
+    if kind.as_deref() == Some("Schedule") {
+        let spec = top.required(&mut d, "spec").and_then(|n| schedule::decode_spec(&mut d, n, "spec"));
+        return match (metadata, spec) {
+            (Some(metadata), Some(spec)) if d.problems.is_empty() => {
+                Ok(Resource::Schedule(Box::new(Schedule { metadata, spec })))
+            }
+            _ => Err(d.problems.into_sorted()),
+        };
+    }
     let spec = top.required(&mut d, "spec").and_then(|n| decode_spec(&mut d, n, "spec"));
     let (Some(_), Some(metadata), Some(spec)) = (kind, metadata, spec) else {
         return Err(d.problems.into_sorted());
@@ -136,11 +149,11 @@ pub fn name_problem(name: &str) -> Option<String> {
     }
 }
 
-/// A stable digest of a workflow's content: equal content, equal hash,
+/// A stable digest of a resource's content: equal content, equal hash,
 /// whatever the formatting or key order of the source.
-pub fn content_hash(workflow: &Workflow) -> String {
+pub fn content_hash(resource: &impl serde::Serialize) -> String {
     // serde_json's map is ordered by key, so this text is canonical.
-    let value = serde_json::to_value(workflow).unwrap_or_default();
+    let value = serde_json::to_value(resource).unwrap_or_default();
     let digest = Sha256::digest(value.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

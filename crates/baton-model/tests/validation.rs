@@ -24,7 +24,7 @@ fn a_valid_workflow_loads() {
         "{HEAD}  inputs:\n    host: {{type: string, default: db1}}\n  steps:\n    - id: a\n      kind: shell\n      with: {{run: 'echo ${{{{ inputs.host }}}}'}}\n    - id: b\n      kind: noop\n      needs: [a]\n      if: steps.a.exit_code == 0\n"
     );
     let resources = load("w.yaml", &text).unwrap();
-    let Resource::Workflow(w) = &resources[0];
+    let Resource::Workflow(w) = &resources[0] else { panic!("not a workflow") };
     assert_eq!(w.workflow.spec.steps.len(), 2);
     assert_eq!(w.dag.order, vec![0, 1]);
 }
@@ -188,4 +188,38 @@ fn decoding_graph_and_expression_problems_come_together() {
     );
     assert!(all[1].message.contains("a → c → b → a"));
     assert!(all[2].message.contains("unknown step `zz`"));
+}
+
+#[test]
+fn a_schedule_loads_with_its_defaults() {
+    let text = "apiVersion: baton/v1\nkind: Schedule\nmetadata: {name: nightly}\nspec:\n  workflow: backup\n  cron: '30 2 * * *'\n";
+    let Resource::Schedule(s) = load("s.yaml", text).unwrap().remove(0) else { panic!("not a schedule") };
+    let spec = &s.spec;
+    assert_eq!((spec.timezone.as_str(), spec.enabled, spec.misfire_limit), ("UTC", true, 10));
+    assert_eq!((spec.misfire.as_str(), spec.overlap.as_str()), ("fire_once", "skip"));
+}
+
+#[test]
+fn every_schedule_problem_with_its_place() {
+    let text = "apiVersion: baton/v1\nkind: Schedule\nmetadata: {name: s}\nspec:\n  workflow: Bad_Name\n  cron: '0 0 * * 8'\n  timezone: Mars/Base\n  start: '2026-05-01T00:00:00Z'\n  end: '2026-04-01T00:00:00Z'\n  overlap: sometimes\n  jitter: 5\n  max_executions: 0\n  colour: red\n";
+    let all = problems(text);
+    let got: Vec<(String, (usize, usize))> = all.iter().map(|d| (d.path.clone(), at(d))).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("spec.workflow".into(), (5, 13)),
+            ("spec.cron".into(), (6, 9)),
+            ("spec.timezone".into(), (7, 13)),
+            ("spec.end".into(), (9, 8)),
+            ("spec.overlap".into(), (10, 12)),
+            ("spec.jitter".into(), (11, 11)),
+            ("spec.max_executions".into(), (12, 19)),
+            ("spec.colour".into(), (13, 3)),
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(all[1].message, "day-of-week field `8`: 8 is out of range 0-7");
+    assert!(all[2].message.contains("unknown time zone `Mars/Base`"));
+    assert!(all[3].message.contains("is not after `start`"));
+    assert!(all[4].message.contains("expected one of: allow, skip, queue, cancel_previous"));
 }

@@ -89,3 +89,32 @@ pub enum StreamItem {
     Event { event: baton_engine::Event },
     Heartbeat { at: DateTime<Utc> },
 }
+
+/// A schedule with what it will do next and how its last run went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleView {
+    #[serde(flatten)]
+    pub record: baton_store::ScheduleRecord,
+    /// `active`, `paused`, `disabled` (in its spec) or `finished` (no due time left).
+    pub state: String,
+    pub next: Vec<NextFire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_state: Option<baton_model::RunState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NextFire {
+    pub at: DateTime<Utc>,
+    /// RFC 3339 in the schedule's zone.
+    pub local: String,
+    /// What a DST change did to this fire, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Triggered {
+    pub outcome: baton_store::FireOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<uuid::Uuid>,
+}

@@ -11,7 +11,7 @@
 //! are applied in rounds, in order; several writes of one step row keep the
 //! last. Workflow applies, which read before they write, are not batched.
 
-use baton_store::{Change, RunRecord, StepRecord};
+use baton_store::{Change, RunRecord, ScheduleFire, StepRecord};
 use serde_json::{Value as Json, json};
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
@@ -25,13 +25,15 @@ pub enum Rows<'a> {
     Run(&'a RunRecord),
     Cancel(Uuid),
     Changes(&'a [Change]),
+    Fires(&'a [ScheduleFire]),
 }
 
 /// Where each change's "applied" answer goes: (job, change).
-type Slot = (usize, usize);
+pub type Slot = (usize, usize);
 
 #[derive(Default)]
-struct Gathered {
+struct Gathered<'a> {
+    fires: Vec<(Slot, &'a ScheduleFire)>,
     runs: Vec<Json>,
     cancels: Vec<String>,
     transitions: Vec<(Slot, Json)>,
@@ -46,6 +48,10 @@ pub async fn apply(conn: &mut SqliteConnection, jobs: &[Rows<'_>]) -> R<Vec<Repl
     let mut g = Gathered::default();
     for (job, rows) in jobs.iter().enumerate() {
         replies.push(gather(&mut g, job, rows));
+    }
+    // Fires first: only a fire recorded now (not before) inserts its run.
+    for (slot, applied) in crate::fires::record(conn, &g.fires, &mut g.runs).await? {
+        set(&mut replies, slot, applied);
     }
     insert_runs(conn, &g.runs).await?;
     for (slot, applied) in transitions(conn, &g.transitions).await? {
@@ -65,8 +71,12 @@ fn set(replies: &mut [Reply], (job, change): Slot, applied: bool) {
     }
 }
 
-fn gather(g: &mut Gathered, job: usize, rows: &Rows<'_>) -> Reply {
+fn gather<'a>(g: &mut Gathered<'a>, job: usize, rows: &Rows<'a>) -> Reply {
     match rows {
+        Rows::Fires(fires) => {
+            g.fires.extend(fires.iter().enumerate().map(|(n, f)| ((job, n), f)));
+            Reply::Changes(vec![false; fires.len()])
+        }
         Rows::Run(run) => {
             g.runs.push(run_row(run));
             Reply::Done
@@ -85,7 +95,7 @@ fn gather(g: &mut Gathered, job: usize, rows: &Rows<'_>) -> Reply {
     }
 }
 
-fn gather_change(g: &mut Gathered, slot: Slot, change: &Change) {
+fn gather_change(g: &mut Gathered<'_>, slot: Slot, change: &Change) {
     match change {
         Change::RunTransition { run_id, to, at, reason, deadline_at, ending } => {
             let from: Vec<&str> = to.predecessors().iter().map(|s| s.as_str()).collect();
@@ -110,7 +120,7 @@ fn gather_change(g: &mut Gathered, slot: Slot, change: &Change) {
     }
 }
 
-fn run_row(r: &RunRecord) -> Json {
+pub fn run_row(r: &RunRecord) -> Json {
     json!({
         "id": r.id.to_string(), "tenant": r.tenant, "workflow": r.workflow, "version": r.version,
         "state": r.state.as_str(), "inputs": json_text(&r.inputs), "trigger": r.trigger,

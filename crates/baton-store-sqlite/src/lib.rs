@@ -8,7 +8,9 @@
 
 mod batch;
 mod convert;
+mod fires;
 mod read;
+mod schedules;
 mod writer;
 
 use std::path::Path;
@@ -17,8 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use baton_store::{
-    ApplyOutcome, AttemptRecord, Change, LogRecord, Result, RunFilter, RunRecord, StepRecord, Store, StoreError,
-    WorkflowApply, WorkflowVersion,
+    ApplyOutcome, AttemptRecord, Change, FireRecord, LogRecord, Result, RunFilter, RunRecord, ScheduleApply,
+    ScheduleFire, ScheduleRecord, ScheduleStats, StepRecord, Store, StoreError, WorkflowApply, WorkflowVersion,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot};
@@ -146,5 +148,56 @@ impl Store for SqliteStore {
             Reply::Changes(applied) => Ok(applied),
             other => Err(writer::unexpected(other)),
         }
+    }
+
+    async fn schedule_apply(&self, p: ScheduleApply) -> Result<ApplyOutcome> {
+        match self.write(WriteOp::ScheduleApply(Box::new(p))).await? {
+            Reply::Applied(outcome) => Ok(outcome),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn schedule_get(&self, tenant: &str, name: &str) -> Result<Option<ScheduleRecord>> {
+        schedules::get(&self.reads, tenant, name).await
+    }
+
+    async fn schedule_page(&self, after: Option<(String, String)>, limit: u32) -> Result<Vec<ScheduleRecord>> {
+        schedules::page(&self.reads, after, limit).await
+    }
+
+    async fn schedule_delete(&self, tenant: &str, name: &str) -> Result<bool> {
+        let op = WriteOp::ScheduleDelete { tenant: tenant.into(), name: name.into() };
+        match self.write(op).await? {
+            Reply::Found(found) => Ok(found),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn schedule_pause(&self, tenant: &str, name: &str, paused: bool) -> Result<Option<ScheduleRecord>> {
+        let op = WriteOp::SchedulePause { tenant: tenant.into(), name: name.into(), paused };
+        match self.write(op).await? {
+            Reply::Found(true) => schedules::get(&self.reads, tenant, name).await,
+            Reply::Found(false) => Ok(None),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn schedule_fire(&self, fires: Vec<ScheduleFire>) -> Result<Vec<bool>> {
+        match self.write(WriteOp::ScheduleFire(fires)).await? {
+            Reply::Changes(new) => Ok(new),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn schedule_history(&self, tenant: &str, name: &str, limit: u32) -> Result<Vec<FireRecord>> {
+        schedules::history(&self.reads, tenant, name, limit).await
+    }
+
+    async fn schedule_stats(
+        &self,
+        tenant: Option<&str>,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ScheduleStats> {
+        schedules::stats(&self.reads, tenant, since.timestamp_micros()).await
     }
 }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use baton_store::{ApplyOutcome, Change, RunRecord, StoreError, WorkflowApply};
+use baton_store::{ApplyOutcome, Change, RunRecord, ScheduleApply, ScheduleFire, StoreError, WorkflowApply};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, SqlSafeStr, SqlitePool};
@@ -24,13 +24,19 @@ pub enum WriteOp {
     RunInsert(Box<RunRecord>),
     CancelRequest(Uuid),
     Commit(Vec<Change>),
+    ScheduleApply(Box<ScheduleApply>),
+    SchedulePause { tenant: String, name: String, paused: bool },
+    ScheduleDelete { tenant: String, name: String },
+    ScheduleFire(Vec<ScheduleFire>),
 }
 
 #[derive(Debug)]
 pub enum Reply {
     Applied(ApplyOutcome),
     Done,
+    /// Whether each change (or fire) took effect.
     Changes(Vec<bool>),
+    Found(bool),
 }
 
 pub struct Job {
@@ -43,13 +49,13 @@ pub fn unexpected(reply: Reply) -> StoreError {
 }
 
 pub async fn migrate(pool: &SqlitePool) -> R<()> {
-    let migrations = vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_init.sql").into_sql_str(),
-        false,
-    )];
+    let migration = |version, name, sql: &'static str| {
+        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let migrations = vec![
+        migration(1, "init", include_str!("../migrations/0001_init.sql")),
+        migration(2, "schedules", include_str!("../migrations/0002_schedules.sql")),
+    ];
     Migrator::with_migrations(migrations)
         .run(pool)
         .await
@@ -146,10 +152,11 @@ async fn write(conn: &mut SqliteConnection, jobs: &[Job]) -> R<Vec<Reply>> {
     let rows: Vec<batch::Rows<'_>> = jobs
         .iter()
         .filter_map(|j| match &j.op {
-            WriteOp::WorkflowApply(_) => None,
             WriteOp::RunInsert(run) => Some(batch::Rows::Run(run)),
             WriteOp::CancelRequest(id) => Some(batch::Rows::Cancel(*id)),
             WriteOp::Commit(changes) => Some(batch::Rows::Changes(changes)),
+            WriteOp::ScheduleFire(fires) => Some(batch::Rows::Fires(fires)),
+            _ => None,
         })
         .collect();
     let mut batched = batch::apply(conn, &rows).await?.into_iter();
@@ -157,6 +164,13 @@ async fn write(conn: &mut SqliteConnection, jobs: &[Job]) -> R<Vec<Reply>> {
     for job in jobs {
         let reply = match &job.op {
             WriteOp::WorkflowApply(p) => Reply::Applied(workflow_apply(conn, p).await?),
+            WriteOp::ScheduleApply(p) => Reply::Applied(crate::schedules::apply(conn, p).await?),
+            WriteOp::SchedulePause { tenant, name, paused } => {
+                Reply::Found(crate::schedules::pause(conn, tenant, name, *paused).await?)
+            }
+            WriteOp::ScheduleDelete { tenant, name } => {
+                Reply::Found(crate::schedules::delete(conn, tenant, name).await?)
+            }
             _ => batched.next().ok_or_else(|| StoreError::Other("the batch lost a reply".into()))?,
         };
         replies.push(reply);

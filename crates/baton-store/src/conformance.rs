@@ -9,7 +9,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{ApplyOutcome, Change, Phase, RunFilter, RunRecord, StepRecord, Store, WorkflowApply};
+use crate::{
+    ApplyOutcome, Change, FireOutcome, FireRecord, Phase, RunFilter, RunRecord, ScheduleApply, ScheduleFire,
+    StepRecord, Store, WorkflowApply,
+};
 
 type Check = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 
@@ -27,6 +30,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("commit_is_atomic", |s| Box::pin(commit_is_atomic(s))),
         ("concurrent_commits_all_land", |s| Box::pin(concurrent_commits_all_land(s))),
         ("order_within_a_commit", |s| Box::pin(order_within_a_commit(s))),
+        ("schedule_apply_pause_delete", |s| Box::pin(schedule_apply_pause_delete(s))),
+        ("schedule_pages", |s| Box::pin(schedule_pages(s))),
+        ("schedule_fires_once", |s| Box::pin(schedule_fires_once(s))),
         ("a_bad_commit_spoils_no_other", |s| Box::pin(a_bad_commit_spoils_no_other(s))),
     ]
 }
@@ -408,4 +414,122 @@ async fn a_bad_commit_spoils_no_other(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+}
+
+fn schedule(tenant: &str, name: &str, cron: &str) -> baton_model::schedule::Schedule {
+    let yaml = format!(
+        "apiVersion: baton/v1\nkind: Schedule\nmetadata: {{name: {name}, tenant: {tenant}}}\nspec: {{workflow: w, cron: '{cron}'}}\n"
+    );
+    match baton_model::load("s.yaml", &yaml).unwrap().remove(0) {
+        baton_model::Resource::Schedule(s) => *s,
+        other => panic!("not a schedule: {other:?}"),
+    }
+}
+
+async fn apply_schedule(store: &dyn Store, s: baton_model::schedule::Schedule, at: i64) -> ApplyOutcome {
+    let hash = baton_model::content_hash(&s);
+    store.schedule_apply(ScheduleApply { schedule: s, hash, now: t(at) }).await.unwrap()
+}
+
+fn fire(name: &str, due: i64, outcome: FireOutcome, run: Option<RunRecord>) -> ScheduleFire {
+    let fire = FireRecord {
+        tenant: "default".into(),
+        schedule: name.into(),
+        due_at: t(due),
+        outcome,
+        reason: None,
+        run_id: run.as_ref().map(|r| r.id),
+        count: 1,
+        recorded_at: t(due),
+    };
+    ScheduleFire { fire, run, last_due: Some(t(due)) }
+}
+
+async fn schedule_apply_pause_delete(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    assert_eq!(apply_schedule(s, schedule("default", "n", "0 2 * * *"), 0).await, ApplyOutcome::Created { version: 1 });
+    assert_eq!(
+        apply_schedule(s, schedule("default", "n", "0 2 * * *"), 1).await,
+        ApplyOutcome::Unchanged { version: 1 }
+    );
+    s.schedule_fire(vec![fire("n", 10, FireOutcome::Fired, Some(run(id(1), "w", RunState::Pending, 10)))])
+        .await
+        .unwrap();
+    let paused = s.schedule_pause("default", "n", true).await.unwrap().unwrap();
+    assert!(paused.paused && !paused.active());
+    assert_eq!(
+        apply_schedule(s, schedule("default", "n", "0 3 * * *"), 12).await,
+        ApplyOutcome::Updated { version: 2 }
+    );
+    let r = s.schedule_get("default", "n").await.unwrap().unwrap();
+    assert_eq!(r.schedule.spec.cron, "0 3 * * *");
+    assert_eq!(
+        (r.generation, r.paused, r.executions, r.last_due),
+        (2, true, 1, Some(t(10))),
+        "apply keeps progress and pause"
+    );
+    assert_eq!((r.created_at, r.updated_at), (t(0), t(12)));
+    assert!(s.schedule_pause("default", "nope", true).await.unwrap().is_none());
+    assert!(s.schedule_delete("default", "n").await.unwrap());
+    assert!(s.schedule_get("default", "n").await.unwrap().is_none());
+    assert!(s.schedule_history("default", "n", 10).await.unwrap().is_empty(), "history goes with it");
+    assert!(!s.schedule_delete("default", "n").await.unwrap());
+}
+
+async fn schedule_pages(store: Arc<dyn Store>) {
+    for (tenant, name) in [("b", "x"), ("a", "z"), ("a", "y"), ("c", "a")] {
+        apply_schedule(store.as_ref(), schedule(tenant, name, "* * * * *"), 0).await;
+    }
+    let first = store.schedule_page(None, 3).await.unwrap();
+    let keys: Vec<(String, String)> = first.iter().map(|r| (r.tenant().into(), r.name().into())).collect();
+    assert_eq!(keys, vec![("a".into(), "y".into()), ("a".into(), "z".into()), ("b".into(), "x".into())]);
+    let rest = store.schedule_page(keys.last().cloned(), 3).await.unwrap();
+    assert_eq!(rest.iter().map(|r| r.name()).collect::<Vec<_>>(), vec!["a"]);
+    assert!(store.schedule_page(Some(("c".into(), "a".into())), 3).await.unwrap().is_empty());
+}
+
+async fn schedule_fires_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    apply_schedule(s, schedule("default", "n", "* * * * *"), 0).await;
+    let run1 = run(id(1), "w", RunState::Pending, 60);
+    let mut missed = fire("n", 30, FireOutcome::Missed, None);
+    missed.fire.count = 3;
+    missed.last_due = Some(t(50));
+    let applied = s.schedule_fire(vec![missed, fire("n", 60, FireOutcome::Fired, Some(run1.clone()))]).await.unwrap();
+    assert_eq!(applied, vec![true, true]);
+    assert_eq!(s.run_get(id(1)).await.unwrap(), Some(run1));
+
+    // The same due time again (a second node, or a replay): nothing new.
+    let again = s.schedule_fire(vec![fire("n", 60, FireOutcome::Fired, Some(run(id(2), "w", RunState::Pending, 60)))]);
+    assert_eq!(again.await.unwrap(), vec![false]);
+    assert!(s.run_get(id(2)).await.unwrap().is_none(), "a fire already recorded starts no run");
+
+    // Two nodes racing for the next due time: exactly one wins.
+    let racers = [3u128, 4].map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .schedule_fire(vec![fire("n", 120, FireOutcome::Fired, Some(run(id(n), "w", RunState::Pending, 120)))])
+                .await
+                .unwrap()[0]
+        }
+    });
+    let wins = futures_util::future::join_all(racers).await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+
+    let r = s.schedule_get("default", "n").await.unwrap().unwrap();
+    assert_eq!((r.executions, r.last_due), (2, Some(t(120))));
+    let history = s.schedule_history("default", "n", 10).await.unwrap();
+    let seen: Vec<(i64, FireOutcome, u32)> =
+        history.iter().map(|f| (f.due_at.timestamp() - 1_800_000_000, f.outcome, f.count)).collect();
+    assert_eq!(seen, vec![(120, FireOutcome::Fired, 1), (60, FireOutcome::Fired, 1), (30, FireOutcome::Missed, 3)]);
+    assert_eq!(history[1].run_id, Some(id(1)));
+
+    apply_schedule(s, schedule("default", "other", "* * * * *"), 0).await;
+    s.schedule_pause("default", "other", true).await.unwrap();
+    let stats = s.schedule_stats(None, t(0)).await.unwrap();
+    assert_eq!((stats.schedules, stats.paused, stats.disabled), (2, 1, 0));
+    let fires: Vec<(&str, u64)> = stats.fires.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(fires, vec![("fired", 2), ("missed", 3)]);
+    assert_eq!(s.schedule_stats(Some("acme"), t(0)).await.unwrap(), crate::ScheduleStats::default());
 }

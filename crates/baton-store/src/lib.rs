@@ -8,9 +8,11 @@
 pub mod conformance;
 mod error;
 mod records;
+mod schedules;
 
 pub use error::StoreError;
 pub use records::*;
+pub use schedules::*;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -48,4 +50,24 @@ pub trait Store: Send + Sync + 'static {
     /// Applies the changes atomically, in order; returns for each whether it
     /// took effect (a guarded run transition may not).
     async fn commit(&self, changes: Vec<Change>) -> Result<Vec<bool>>;
+
+    /// Stores a schedule; a changed one gets the next generation. Its
+    /// progress (`last_due`, `executions`) and pause are kept.
+    async fn schedule_apply(&self, p: ScheduleApply) -> Result<ApplyOutcome>;
+    async fn schedule_get(&self, tenant: &str, name: &str) -> Result<Option<ScheduleRecord>>;
+    /// Schedules by tenant then name, after the given key, at most `limit`:
+    /// a node loads them page by page however many there are.
+    async fn schedule_page(&self, after: Option<(String, String)>, limit: u32) -> Result<Vec<ScheduleRecord>>;
+    /// Removes a schedule and its history; false if there was none.
+    async fn schedule_delete(&self, tenant: &str, name: &str) -> Result<bool>;
+    /// Pauses or resumes; `None` if there is no such schedule.
+    async fn schedule_pause(&self, tenant: &str, name: &str, paused: bool) -> Result<Option<ScheduleRecord>>;
+    /// Records fires (and inserts their runs) atomically; for each, whether
+    /// it was new. A fire already recorded starts no run and changes nothing.
+    async fn schedule_fire(&self, fires: Vec<ScheduleFire>) -> Result<Vec<bool>>;
+    /// The latest due times of a schedule and what became of them, newest first.
+    async fn schedule_history(&self, tenant: &str, name: &str, limit: u32) -> Result<Vec<FireRecord>>;
+    /// Counts across schedules (all tenants when `None`), fires since `since`.
+    async fn schedule_stats(&self, tenant: Option<&str>, since: chrono::DateTime<chrono::Utc>)
+    -> Result<ScheduleStats>;
 }

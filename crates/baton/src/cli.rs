@@ -34,6 +34,46 @@ pub enum Command {
     /// Cron expressions: when they fire, in words (no server needed).
     #[command(subcommand)]
     Cron(CronCommand),
+    /// Pause, resume, fire by hand, delete a schedule; its history; counts.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Stop firing (due times are recorded as paused).
+    Pause(ScheduleName),
+    /// Fire again.
+    Resume(ScheduleName),
+    /// Fire now, under the schedule's overlap policy.
+    Trigger(ScheduleName),
+    /// Remove the schedule and its history.
+    Delete(ScheduleName),
+    /// Every due time and what became of it, newest first.
+    History {
+        #[command(flatten)]
+        schedule: ScheduleName,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Counts across schedules, and fires of the last `--hours` by outcome.
+    Stats {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleName {
+    pub name: String,
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +183,15 @@ pub enum GetWhat {
     /// The latest version of every workflow.
     #[command(alias = "workflow", alias = "wf")]
     Workflows {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Schedules with their next fire; with a name, its next five and recent history.
+    #[command(alias = "schedule")]
+    Schedules {
+        name: Option<String>,
         #[arg(long)]
         tenant: Option<String>,
         #[arg(short, long, value_enum, default_value_t)]

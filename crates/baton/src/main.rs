@@ -62,6 +62,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|_| ExitCode::SUCCESS),
         Command::Cancel(args) => commands::cancel::cancel(&client, &args.run).await.map(|_| ExitCode::SUCCESS),
         Command::Cron(command) => commands::cron::cron(&command).map(|_| ExitCode::SUCCESS),
+        Command::Schedule(command) => commands::schedule::command(&client, &command).await.map(|_| ExitCode::SUCCESS),
     }
 }
 

@@ -40,10 +40,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         );
     }
     let resumed = engine.resume().await.context("resuming unfinished runs")?;
+    let schedules = engine.start_scheduler().await.context("starting the scheduler")?;
     tracing::info!(
         listen = %format!("http://{}", listener.local_addr()?),
         database = %args.database.display(),
         resumed,
+        schedules,
         "baton is serving"
     );
 

@@ -52,7 +52,8 @@ impl Harness {
     pub async fn apply(&self, yaml: &str) {
         let resources = baton_model::load("test.yaml", yaml)
             .unwrap_or_else(|e| panic!("{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")));
-        for Resource::Workflow(w) in resources {
+        for resource in resources {
+            let Resource::Workflow(w) = resource else { continue };
             let hash = baton_model::content_hash(&w.workflow);
             let now = Utc::now();
             self.store.workflow_apply(WorkflowApply { workflow: w.workflow, hash, now }).await.unwrap();
@@ -123,5 +124,41 @@ impl Harness {
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         use baton_engine::Clock;
         self.clock.now()
+    }
+}
+
+impl Harness {
+    /// Applies a Schedule (YAML) through the engine, as the API does.
+    pub async fn apply_schedule(&self, yaml: &str) {
+        let resources = baton_model::load("schedule.yaml", yaml)
+            .unwrap_or_else(|e| panic!("{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")));
+        for resource in resources {
+            if let Resource::Schedule(s) = resource {
+                self.engine.apply_schedule(*s).await.unwrap();
+            }
+        }
+    }
+
+    pub async fn history(&self, schedule: &str) -> Vec<baton_store::FireRecord> {
+        let mut h = self.store.schedule_history("default", schedule, 1000).await.unwrap();
+        h.reverse();
+        h
+    }
+
+    /// What became of each due time, oldest first: (minutes after the start, outcome, count).
+    pub async fn outcomes(
+        &self,
+        schedule: &str,
+        start: chrono::DateTime<Utc>,
+    ) -> Vec<(i64, baton_store::FireOutcome, u32)> {
+        self.history(schedule).await.iter().map(|f| ((f.due_at - start).num_minutes(), f.outcome, f.count)).collect()
+    }
+
+    /// A new engine on the same database, scheduler running, as after a restart.
+    pub async fn restart_with_scheduler(&mut self) {
+        self.engine.shutdown().await;
+        self.engine = Engine::new(self.store.clone(), Arc::new(self.clock.clone()), config());
+        self.engine.resume().await.unwrap();
+        self.engine.start_scheduler().await.unwrap();
     }
 }

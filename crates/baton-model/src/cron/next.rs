@@ -30,6 +30,22 @@ pub struct Fire {
     pub note: Option<DstNote>,
 }
 
+impl Fire {
+    /// What a DST change did to this fire, in words.
+    pub fn dst_description(&self) -> Option<String> {
+        Some(match self.note.as_ref()? {
+            DstNote::Moved { scheduled } => {
+                format!("{scheduled} does not exist (clocks went forward): fired right after the gap")
+            }
+            DstNote::Merged { scheduled } => {
+                let times: Vec<String> = scheduled.iter().map(|t| t.time().to_string()).collect();
+                format!("{} fell in the gap (clocks went forward): fired once, right after it", times.join(", "))
+            }
+            DstNote::Repeated => format!("{} happens twice (clocks went back): this is the second time", self.local),
+        })
+    }
+}
+
 /// The first fire strictly after `after`.
 pub fn next(fields: &Fields, class: Class, tz: Tz, after: DateTime<Utc>) -> Option<Fire> {
     match class {

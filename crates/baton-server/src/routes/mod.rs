@@ -3,6 +3,7 @@
 mod apply;
 mod events;
 mod runs;
+mod schedules;
 mod workflows;
 
 use axum::Router;
@@ -25,6 +26,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{id}/events", get(events::stream))
         .route("/api/v1/runs/{id}/logs/{key}", get(runs::log))
+        .route("/api/v1/schedules", get(schedules::list))
+        .route("/api/v1/schedules/{name}", get(schedules::get).delete(schedules::delete))
+        .route("/api/v1/schedules/{name}/pause", post(schedules::pause))
+        .route("/api/v1/schedules/{name}/resume", post(schedules::resume))
+        .route("/api/v1/schedules/{name}/trigger", post(schedules::trigger))
+        .route("/api/v1/schedules/{name}/history", get(schedules::history))
+        .route("/api/v1/schedule-stats", get(schedules::stats))
 }
 
 async fn health() -> axum::Json<Health> {

@@ -1,7 +1,7 @@
 //! `baton cron next|explain -- EXPR`: the cron semantics, locally.
 
 use anyhow::{Context, Result, anyhow, bail};
-use baton_model::cron::{Cron, DstNote, DstRule, Fire, SEARCH_YEARS};
+use baton_model::cron::{Cron, DstRule, Fire, SEARCH_YEARS};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
@@ -47,9 +47,9 @@ fn next(args: &CronNextArgs) -> Result<()> {
     }
     for fire in &fires {
         println!("{}", fire.at.with_timezone(&tz).to_rfc3339());
-        if let Some(note) = &fire.note {
+        if let Some(note) = fire.dst_description() {
             // Notes go to stderr: standard output stays one instant per line.
-            eprintln!("  ^ {}", describe(note, fire));
+            eprintln!("  ^ {note}");
         }
     }
     if fires.len() < args.count {
@@ -58,23 +58,10 @@ fn next(args: &CronNextArgs) -> Result<()> {
     Ok(())
 }
 
-fn describe(note: &DstNote, fire: &Fire) -> String {
-    match note {
-        DstNote::Moved { scheduled } => {
-            format!("{scheduled} does not exist (clocks went forward): fired right after the gap")
-        }
-        DstNote::Merged { scheduled } => {
-            let times: Vec<String> = scheduled.iter().map(|t| t.time().to_string()).collect();
-            format!("{} fell in the gap (clocks went forward): fired once, right after it", times.join(", "))
-        }
-        DstNote::Repeated => format!("{} happens twice (clocks went back): this is the second time", fire.local),
-    }
-}
-
 fn fire_json(fire: &Fire, tz: Tz) -> serde_json::Value {
     json!({
         "at": fire.at.with_timezone(&tz).to_rfc3339(),
         "local": fire.local.to_string(),
-        "dst": fire.note.as_ref().map(|n| describe(n, fire)),
+        "dst": fire.dst_description(),
     })
 }

@@ -12,6 +12,12 @@ use crate::client::{Client, segment};
 pub async fn get(client: &Client, what: &GetWhat) -> Result<()> {
     match what {
         GetWhat::Workflows { tenant, output } => workflows(client, tenant.as_deref(), *output).await,
+        GetWhat::Schedules { name: None, tenant, output } => {
+            super::schedule::list(client, tenant.as_deref(), *output).await
+        }
+        GetWhat::Schedules { name: Some(name), tenant, output } => {
+            super::schedule::show(client, name, tenant.as_deref(), *output).await
+        }
         GetWhat::Runs { id: Some(id), output, .. } => run(client, id, *output).await,
         GetWhat::Runs { id: None, workflow, state, tenant, limit, output } => {
             let mut query = vec![("limit", limit.to_string())];

@@ -7,6 +7,7 @@ pub mod follow;
 pub mod get;
 pub mod logs;
 pub mod run;
+pub mod schedule;
 pub mod validate;
 
 use chrono::{DateTime, Local, Utc};

@@ -8,4 +8,5 @@ mod crash;
 mod cron;
 mod examples;
 mod runs;
+mod schedules;
 mod validate;
