@@ -1,9 +1,10 @@
-//! `baton-bench W1|W2|W3`: starts the real `baton serve` (release build) on
+//! `baton-bench W1|W2|W3|W5`: starts the real `baton serve` (release build) on
 //! a fresh SQLite database, runs one workload of shared/BENCHMARKS.md and
 //! prints exactly one JSON line. Reads `BACKEND`, `NODES` and `STEP` from
 //! the environment.
 
 mod server;
+mod w5;
 mod workloads;
 
 use std::time::Duration;
@@ -69,15 +70,33 @@ async fn run() -> Result<String> {
         "W1" => workloads::w1(&server, step).await?,
         "W2" => workloads::w2(&server, step).await?,
         "W3" => workloads::w3(&server, step).await?,
-        other => bail!("unknown workload `{other}`: W1, W2 or W3"),
+        "W5" => match std::env::var("SCHEDULES").ok().and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n > 0 => {
+                server.stop().await;
+                let mut figures = w5::load(n).await?;
+                return Ok(line(&workload, &backend, nodes, step, &mut figures));
+            }
+            _ => w5::fires(&server).await?,
+        },
+        other => bail!("unknown workload `{other}`: W1, W2, W3 or W5"),
     };
     let rss = server.peak_rss_mb();
     server.stop().await;
+    figures.insert("peak_rss_mb".into(), serde_json::json!(rss));
+    Ok(line(&workload, &backend, nodes, step, &mut figures))
+}
+
+fn line(
+    workload: &str,
+    backend: &str,
+    nodes: u32,
+    step: Step,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> String {
     let mut line = serde_json::json!({
         "workload": workload, "backend": backend, "nodes": nodes, "step": step.name(),
     });
     let object = line.as_object_mut().expect("an object");
-    object.append(&mut figures);
-    object.insert("peak_rss_mb".into(), serde_json::json!(rss));
-    Ok(line.to_string())
+    object.append(figures);
+    line.to_string()
 }

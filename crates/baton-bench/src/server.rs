@@ -28,7 +28,11 @@ fn free_port() -> Result<u16> {
 
 impl Server {
     pub async fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
+        Self::start_in(tempfile::tempdir()?).await
+    }
+
+    /// Starts on the database in `dir` (created if missing).
+    pub async fn start_in(dir: tempfile::TempDir) -> Result<Self> {
         let port = free_port()?;
         let binary = baton_binary();
         let log = std::fs::File::create(dir.path().join("serve.log"))?;
@@ -48,9 +52,25 @@ impl Server {
         Ok(server)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server and gives back its directory (with the database).
+    pub async fn stop_keep(mut self) -> tempfile::TempDir {
+        // SAFETY: sends SIGTERM to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true runs"));
+        let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("a temp dir"));
+        dir
+    }
+
     async fn wait_healthy(&self) -> Result<()> {
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
+        while started.elapsed() < Duration::from_secs(120) {
             if let Ok(r) = self.http.get(format!("{}/api/v1/health", self.base)).send().await
                 && r.status().is_success()
             {
@@ -58,7 +78,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        bail!("the server did not become healthy in 20s")
+        bail!("the server did not become healthy in 120s")
     }
 
     /// The server's peak resident set, from the kernel's high-water mark.

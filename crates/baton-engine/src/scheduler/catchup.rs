@@ -19,10 +19,10 @@ pub struct CatchUp {
     pub dropped: Option<(DateTime<Utc>, u32, DateTime<Utc>)>,
 }
 
-/// Due times of `entry` in `(entry.resume_point(), until]`.
+/// Due times of `entry` in `(entry.dealt, until]`.
 pub fn missed(entry: &Entry, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
-    let mut after = entry.resume_point();
+    let mut after = entry.dealt;
     while out.len() < SCAN_LIMIT {
         match entry.next_due(after) {
             Some(due) if due <= until => {

@@ -1,6 +1,6 @@
 //! A schedule as the scheduler keeps it in memory: only what deciding and
-//! firing need, with the cron expression shared between schedules that use
-//! the same text (a million schedules fit in a few hundred megabytes).
+//! firing need, with the cron expression and workflow name shared between
+//! schedules that use the same text (a million fit in a few hundred MB).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,32 +21,42 @@ pub fn key(tenant: &str, name: &str) -> Key {
     Arc::from(format!("{tenant}/{name}"))
 }
 
+/// Kept for every schedule, so kept small: what is rarely set lives in
+/// [`Extras`], boxed.
 pub struct Entry {
+    pub key: Key,
     pub cron: Arc<Cron>,
+    pub workflow: Arc<str>,
     pub tz: Tz,
     pub rule: DstRule,
-    pub workflow: Arc<str>,
-    pub inputs: Option<Arc<Map<String, Json>>>,
     pub misfire: Misfire,
-    pub misfire_limit: u32,
     pub overlap: Overlap,
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
-    pub max_executions: Option<u64>,
-    pub executions: u64,
-    /// Fixed delay of every fire, derived from the name.
-    pub jitter: chrono::Duration,
     pub active: bool,
-    /// When the schedule was created or last changed: nothing before it is due.
-    pub since: DateTime<Utc>,
-    pub last_due: Option<DateTime<Utc>>,
-    pub last_run: Option<Uuid>,
     /// The next due time, when there is one.
     pub due: Option<DateTime<Utc>>,
-    /// A due time waiting for the previous run to end (`overlap: queue`).
-    pub queued: Option<DateTime<Utc>>,
+    /// Due times up to here are dealt with: the last one, or when the
+    /// schedule was created or changed, whichever is later.
+    pub dealt: DateTime<Utc>,
+    /// Runs started so far (for `max_executions`).
+    pub executions: u64,
+    pub last_run: Option<Uuid>,
     /// Bumped on every reload: heap entries of an older one are stale.
-    pub generation: u64,
+    pub generation: u32,
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a schedule most schedules do not use.
+#[derive(Default)]
+pub struct Extras {
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    max_executions: Option<u64>,
+    /// Fixed delay of every fire, derived from the name.
+    jitter: chrono::Duration,
+    inputs: Option<Arc<Map<String, Json>>>,
+    misfire_limit: u32,
+    /// A due time waiting for the previous run to end (`overlap: queue`).
+    queued: Option<DateTime<Utc>>,
 }
 
 /// Shares `Cron`s and workflow names between entries.
@@ -71,52 +81,82 @@ impl Interner {
     }
 }
 
+const DEFAULT_MISFIRE_LIMIT: u32 = 10;
+
 impl Entry {
     /// `None` if the stored spec no longer parses (it was checked when applied).
-    pub fn from_record(r: &ScheduleRecord, interner: &mut Interner, generation: u64) -> Option<Self> {
+    pub fn from_record(r: &ScheduleRecord, interner: &mut Interner, generation: u32) -> Option<Self> {
         let spec = &r.schedule.spec;
-        let jitter = spec.jitter.map_or(chrono::Duration::zero(), |j| jitter_of(&key(r.tenant(), r.name()), j.std()));
-        Some(Entry {
-            cron: interner.cron(&spec.cron)?,
-            tz: spec.timezone.parse().ok()?,
-            rule: spec.dst,
-            workflow: interner.name(&spec.workflow),
-            inputs: (!spec.inputs.is_empty()).then(|| Arc::new(spec.inputs.clone())),
-            misfire: spec.misfire,
-            misfire_limit: spec.misfire_limit,
-            overlap: spec.overlap,
+        let k = key(r.tenant(), r.name());
+        let extras = Extras {
             start: spec.start,
             end: spec.end,
             max_executions: spec.max_executions,
-            executions: r.executions,
-            jitter,
-            active: r.active(),
-            since: r.updated_at,
-            last_due: r.last_due,
-            last_run: r.last_run,
-            due: None,
+            jitter: spec.jitter.map_or(chrono::Duration::zero(), |j| jitter_of(&k, j.std())),
+            inputs: (!spec.inputs.is_empty()).then(|| Arc::new(spec.inputs.clone())),
+            misfire_limit: spec.misfire_limit,
             queued: None,
+        };
+        let plain = extras.start.is_none()
+            && extras.end.is_none()
+            && extras.max_executions.is_none()
+            && extras.jitter.is_zero()
+            && extras.inputs.is_none()
+            && extras.misfire_limit == DEFAULT_MISFIRE_LIMIT;
+        Some(Entry {
+            key: k,
+            cron: interner.cron(&spec.cron)?,
+            workflow: interner.name(&spec.workflow),
+            tz: spec.timezone.parse().ok()?,
+            rule: spec.dst,
+            misfire: spec.misfire,
+            overlap: spec.overlap,
+            active: r.active(),
+            due: None,
+            dealt: r.last_due.map_or(r.updated_at, |d| d.max(r.updated_at)),
+            executions: r.executions,
+            last_run: r.last_run,
             generation,
+            extras: (!plain).then(|| Box::new(extras)),
         })
     }
 
     /// The first due time after `after` within the schedule's bounds.
     pub fn next_due(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let e = self.extras.as_deref();
         let timing = Timing {
             cron: &self.cron,
             tz: self.tz,
             rule: self.rule,
-            start: self.start,
-            end: self.end,
-            max_executions: self.max_executions,
+            start: e.and_then(|e| e.start),
+            end: e.and_then(|e| e.end),
+            max_executions: e.and_then(|e| e.max_executions),
         };
         timing.next_due(after, self.executions).map(|fire| fire.at)
     }
 
-    /// Where the search for the next due time starts: after the last one
-    /// dealt with, and never before the schedule existed.
-    pub fn resume_point(&self) -> DateTime<Utc> {
-        self.last_due.map_or(self.since, |d| d.max(self.since))
+    pub fn jitter(&self) -> chrono::Duration {
+        self.extras.as_ref().map_or(chrono::Duration::zero(), |e| e.jitter)
+    }
+
+    pub fn misfire_limit(&self) -> u32 {
+        self.extras.as_ref().map_or(DEFAULT_MISFIRE_LIMIT, |e| e.misfire_limit)
+    }
+
+    pub fn inputs(&self) -> Map<String, Json> {
+        self.extras.as_ref().and_then(|e| e.inputs.as_deref().cloned()).unwrap_or_default()
+    }
+
+    pub fn queued(&self) -> Option<DateTime<Utc>> {
+        self.extras.as_ref().and_then(|e| e.queued)
+    }
+
+    pub fn set_queued(&mut self, due: Option<DateTime<Utc>>) {
+        if due.is_some() || self.extras.is_some() {
+            self.extras
+                .get_or_insert_with(|| Box::new(Extras { misfire_limit: DEFAULT_MISFIRE_LIMIT, ..Extras::default() }))
+                .queued = due;
+        }
     }
 }
 

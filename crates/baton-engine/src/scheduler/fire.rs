@@ -4,7 +4,6 @@
 use baton_model::schedule::Overlap;
 use baton_store::{FireOutcome, FireRecord, ScheduleFire};
 use chrono::{DateTime, Utc};
-use serde_json::Map;
 use tokio::sync::mpsc;
 
 use super::Scheduler;
@@ -120,13 +119,13 @@ impl Scheduler {
                         &format!("run {run} was still going (overlap: skip)"),
                     );
                 }
-                Overlap::Queue if entry.queued.is_some() => {
+                Overlap::Queue if entry.queued().is_some() => {
                     return only_record(FireOutcome::SkippedOverlap, "a fire is already queued (overlap: queue)");
                 }
                 Overlap::Queue => {
                     // Recorded when it starts; a crash meanwhile leaves it to the misfire policy.
                     if let Some(e) = self.entries.get_mut(&d.key) {
-                        e.queued = Some(d.at);
+                        e.set_queued(Some(d.at));
                     }
                     self.waiting.insert(run, d.key.clone());
                     self.after_due(&d);
@@ -145,7 +144,7 @@ impl Scheduler {
             tenant: tenant.clone(),
             workflow: entry.workflow.to_string(),
             version: None,
-            inputs: entry.inputs.as_deref().cloned().unwrap_or_else(Map::new),
+            inputs: entry.inputs(),
             trigger: format!("schedule:{name}@{}", d.at.to_rfc3339()),
         };
         let outcome = if d.why == Why::CaughtUp { FireOutcome::CaughtUp } else { FireOutcome::Fired };
@@ -178,7 +177,7 @@ impl Scheduler {
             }
         }
         if let (Some(entry), Some(due)) = (self.entries.get_mut(&p.due.key), p.fire.last_due) {
-            entry.last_due = Some(entry.last_due.map_or(due, |d| d.max(due)));
+            entry.dealt = entry.dealt.max(due);
         }
         self.after_due(&p.due);
     }

@@ -11,6 +11,7 @@
 mod catchup;
 mod entry;
 mod fire;
+mod index;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -25,6 +26,7 @@ use crate::error::EngineError;
 use crate::events::Event;
 use entry::{Entry, Interner, Key, key};
 use fire::{Due, Why};
+use index::Index;
 
 /// Schedules loaded per page at start.
 const PAGE: u32 = 10_000;
@@ -51,10 +53,11 @@ pub enum Command {
 
 pub struct Scheduler {
     engine: Engine,
-    entries: HashMap<Key, Entry>,
-    heap: BinaryHeap<Reverse<(DateTime<Utc>, u64, Key)>>,
+    entries: Index,
+    /// (fire time, generation, slot) of every active schedule's next fire.
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>,
     interner: Interner,
-    generation: u64,
+    generation: u32,
     /// Runs whose end a queued fire waits for.
     waiting: HashMap<Uuid, Key>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -77,7 +80,7 @@ impl Scheduler {
         let events = engine.subscribe();
         Scheduler {
             engine,
-            entries: HashMap::new(),
+            entries: Index::default(),
             heap: BinaryHeap::new(),
             interner: Interner::default(),
             generation: 0,
@@ -125,6 +128,9 @@ impl Scheduler {
 
     /// Reads schedules page by page; returns how many are active.
     async fn load_all(&mut self) -> Result<usize, EngineError> {
+        let count = self.engine.store().schedule_stats(None, self.engine.clock().now()).await?.schedules as usize;
+        self.entries.reserve(count);
+        self.heap.reserve(count);
         let mut after = None;
         let mut active = 0;
         loop {
@@ -146,13 +152,13 @@ impl Scheduler {
 
     /// Builds the entry of a stored schedule; `Some(active)` when installed.
     fn install(&mut self, record: &baton_store::ScheduleRecord) -> Option<bool> {
-        self.generation += 1;
+        self.generation = self.generation.wrapping_add(1);
         let Some(entry) = Entry::from_record(record, &mut self.interner, self.generation) else {
             tracing::error!(schedule = %key(record.tenant(), record.name()), "stored schedule does not parse; ignored");
             return None;
         };
         let active = entry.active;
-        self.entries.insert(key(record.tenant(), record.name()), entry);
+        self.entries.insert(entry);
         Some(active)
     }
 
@@ -165,41 +171,42 @@ impl Scheduler {
         }
         // Every due time that passed while no node ran is a misfire.
         let missed = catchup::missed(entry, now);
-        let decision = catchup::decide(entry.misfire, entry.misfire_limit, &missed);
+        let decision = catchup::decide(entry.misfire, entry.misfire_limit(), &missed);
         let mut out: Vec<Due> = Vec::new();
         if let Some((first, count, last)) = decision.dropped {
             out.push(Due { key: k.clone(), at: first, last, count, why: Why::MissedDropped });
         }
         out.extend(decision.fire.iter().map(|at| Due::one(k.clone(), *at, Why::CaughtUp)));
-        let resume = missed.last().copied().unwrap_or_else(|| entry.resume_point());
+        let resume = missed.last().copied().unwrap_or(entry.dealt);
         self.schedule_next(k, resume);
         out
     }
 
     /// Puts the entry's next due time (after `after`) in the index.
     fn schedule_next(&mut self, k: &Key, after: DateTime<Utc>) {
-        let Some(entry) = self.entries.get_mut(k) else { return };
+        let Some(slot) = self.entries.slot_of(k) else { return };
+        let Some(entry) = self.entries.at_mut(slot) else { return };
         entry.due = if entry.active { entry.next_due(after) } else { None };
         if let Some(due) = entry.due {
-            self.heap.push(Reverse((due + entry.jitter, entry.generation, k.clone())));
+            self.heap.push(Reverse((due + entry.jitter(), entry.generation, slot)));
         }
     }
 
     /// Every entry whose fire time has come.
     fn take_due(&mut self, now: DateTime<Utc>) -> Vec<Due> {
         let mut due = Vec::new();
-        while let Some(Reverse((at, generation, k))) = self.heap.peek().cloned() {
+        while let Some(Reverse((at, generation, slot))) = self.heap.peek().copied() {
             if at > now {
                 break;
             }
             self.heap.pop();
             // Taking the due time out makes a stale or repeated heap entry harmless.
-            if let Some(entry) = self.entries.get_mut(&k)
+            if let Some(entry) = self.entries.at_mut(slot)
                 && entry.generation == generation
-                && entry.due.is_some_and(|d| d + entry.jitter == at)
+                && entry.due.is_some_and(|d| d + entry.jitter() == at)
                 && let Some(d) = entry.due.take()
             {
-                due.push(Due::one(k, d, Why::Due));
+                due.push(Due::one(entry.key.clone(), d, Why::Due));
             }
         }
         due
@@ -275,10 +282,14 @@ impl Scheduler {
                 });
             }
         }
-        if let (Some(b), Some(entry)) = (before, self.entries.get_mut(&k)) {
-            entry.queued = b.queued;
-        }
-        self.schedule_next(&k, now.max(self.entries[&k].resume_point()));
+        let dealt = match (before, self.entries.get_mut(&k)) {
+            (Some(b), Some(entry)) => {
+                entry.set_queued(b.queued());
+                entry.dealt
+            }
+            (_, entry) => entry.map_or(now, |e| e.dealt),
+        };
+        self.schedule_next(&k, now.max(dealt));
         self.fire(record_paused, now).await
     }
 
@@ -302,7 +313,9 @@ impl Scheduler {
     /// The previous run ended: a fire queued behind it starts now.
     async fn release_queued(&mut self, run: Uuid) -> Result<(), EngineError> {
         let Some(k) = self.waiting.remove(&run) else { return Ok(()) };
-        let Some(due) = self.entries.get_mut(&k).and_then(|e| e.queued.take()) else { return Ok(()) };
+        let Some(entry) = self.entries.get_mut(&k) else { return Ok(()) };
+        let Some(due) = entry.queued() else { return Ok(()) };
+        entry.set_queued(None);
         let now = self.engine.clock().now();
         self.fire(vec![Due::one(k, due, Why::Released)], now).await
     }
