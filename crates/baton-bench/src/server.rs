@@ -64,8 +64,7 @@ impl Server {
         }
         let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true runs"));
         let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("a temp dir"));
-        dir
+        std::mem::replace(&mut self._dir, tempfile::tempdir().expect("a temp dir"))
     }
 
     async fn wait_healthy(&self) -> Result<()> {
