@@ -120,14 +120,25 @@ fn gather_change(g: &mut Gathered<'_>, slot: Slot, change: &Change) {
     }
 }
 
+/// A run as a JSON array in the column order of `insert_runs`: SQLite's
+/// `->>` reads an array element much faster than an object's member.
 pub fn run_row(r: &RunRecord) -> Json {
-    json!({
-        "id": r.id.to_string(), "tenant": r.tenant, "workflow": r.workflow, "version": r.version,
-        "state": r.state.as_str(), "inputs": json_text(&r.inputs), "trigger": r.trigger,
-        "created_at": micros(r.created_at), "started_at": micros_opt(r.started_at),
-        "finished_at": micros_opt(r.finished_at), "deadline_at": micros_opt(r.deadline_at),
-        "reason": r.reason, "cancel_requested": r.cancel_requested, "ending": r.ending.map(|e| e.as_str()),
-    })
+    json!([
+        r.id.to_string(),
+        r.tenant,
+        r.workflow,
+        r.version,
+        r.state.as_str(),
+        json_text(&r.inputs),
+        r.trigger,
+        micros(r.created_at),
+        micros_opt(r.started_at),
+        micros_opt(r.finished_at),
+        micros_opt(r.deadline_at),
+        r.reason,
+        r.cancel_requested,
+        r.ending.map(|e| e.as_str()),
+    ])
 }
 
 fn step_row(s: &StepRecord) -> Json {
@@ -149,10 +160,8 @@ async fn insert_runs(conn: &mut SqliteConnection, rows: &[Json]) -> R<()> {
     sqlx::query(
         "INSERT INTO runs (id, tenant, workflow, version, state, inputs, trigger, created_at, started_at,
                            finished_at, deadline_at, reason, cancel_requested, ending)
-         SELECT value->>'id', value->>'tenant', value->>'workflow', value->>'version', value->>'state',
-                value->>'inputs', value->>'trigger', value->>'created_at', value->>'started_at',
-                value->>'finished_at', value->>'deadline_at', value->>'reason', value->>'cancel_requested',
-                value->>'ending'
+         SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7,
+                value->>8, value->>9, value->>10, value->>11, value->>12, value->>13
          FROM json_each(?1)",
     )
     .bind(Json::Array(rows.to_vec()).to_string())

@@ -24,8 +24,7 @@ pub async fn record(
     let rows: Vec<Json> = fires.iter().map(|(_, f)| fire_row(f)).collect();
     let inserted = sqlx::query(
         "INSERT INTO schedule_fires (tenant, schedule, due_at, outcome, reason, run_id, count, recorded_at)
-         SELECT value->>'tenant', value->>'schedule', value->>'due_at', value->>'outcome', value->>'reason',
-                value->>'run_id', value->>'count', value->>'recorded_at'
+         SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7
          FROM json_each(?1) WHERE true
          ON CONFLICT DO NOTHING
          RETURNING tenant, schedule, due_at",
@@ -55,13 +54,19 @@ pub async fn record(
     Ok(answers)
 }
 
+/// A fire as a JSON array in column order (arrays read faster than objects).
 fn fire_row(f: &ScheduleFire) -> Json {
     let r = &f.fire;
-    json!({
-        "tenant": r.tenant, "schedule": r.schedule, "due_at": micros(r.due_at), "outcome": r.outcome.as_str(),
-        "reason": r.reason, "run_id": r.run_id.map(|id| id.to_string()), "count": r.count,
-        "recorded_at": micros(r.recorded_at),
-    })
+    json!([
+        r.tenant,
+        r.schedule,
+        micros(r.due_at),
+        r.outcome.as_str(),
+        r.reason,
+        r.run_id.map(|id| id.to_string()),
+        r.count,
+        micros(r.recorded_at),
+    ])
 }
 
 /// How a batch's new fires move one schedule on.
@@ -93,18 +98,15 @@ async fn advance(conn: &mut SqliteConnection, progress: HashMap<(String, String)
     }
     let rows: Vec<Json> = progress
         .into_iter()
-        .map(|((tenant, name), p)| {
-            json!({"tenant": tenant, "name": name, "last_due": p.last_due, "started": p.started,
-                   "last_run": p.last_run.map(|(_, id)| id)})
-        })
+        .map(|((tenant, name), p)| json!([tenant, name, p.last_due, p.started, p.last_run.map(|(_, id)| id)]))
         .collect();
     sqlx::query(
         "UPDATE schedules SET last_due = CASE WHEN t.last_due IS NULL THEN schedules.last_due
                                            ELSE MAX(COALESCE(schedules.last_due, 0), t.last_due) END,
              executions = schedules.executions + t.started,
              last_run = COALESCE(t.last_run, schedules.last_run)
-         FROM (SELECT value->>'tenant' AS tenant, value->>'name' AS name, value->>'last_due' AS last_due,
-                      value->>'started' AS started, value->>'last_run' AS last_run
+         FROM (SELECT value->>0 AS tenant, value->>1 AS name, value->>2 AS last_due,
+                      value->>3 AS started, value->>4 AS last_run
                FROM json_each(?1)) AS t
          WHERE schedules.tenant = t.tenant AND schedules.name = t.name",
     )
