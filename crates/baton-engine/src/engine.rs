@@ -63,6 +63,7 @@ pub struct Engine {
     active: Arc<(AtomicUsize, Notify)>,
     scheduler: Arc<Mutex<Option<mpsc::UnboundedSender<SchedulerCommand>>>>,
     scheduled_until: Arc<Mutex<Option<watch::Receiver<crate::scheduler::Progress>>>>,
+    triggers: Arc<crate::triggers::Registry>,
 }
 
 impl Engine {
@@ -79,6 +80,7 @@ impl Engine {
             active: Arc::new((AtomicUsize::new(0), Notify::new())),
             scheduler: Arc::default(),
             scheduled_until: Arc::default(),
+            triggers: Arc::default(),
         }
     }
 
@@ -92,6 +94,20 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
+    }
+
+    /// The webhook and event triggers this node knows.
+    pub fn triggers(&self) -> &crate::triggers::Registry {
+        &self.triggers
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Tells whoever listens (no one listening is fine).
+    pub(crate) fn publish(&self, event: Event) {
+        let _ = self.shared.events.send(event);
     }
 
     /// Starts a driver for every unfinished run; returns how many.

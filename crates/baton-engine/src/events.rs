@@ -1,5 +1,5 @@
 //! What happened, as it happens: published after each commit, for live
-//! views (`baton run --follow`, the events stream) and, later, triggers.
+//! views (`baton run --follow`, the events stream) and event triggers.
 
 use baton_model::{RunState, StepState};
 use baton_store::Change;
@@ -30,12 +30,25 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wake_at: Option<DateTime<Utc>>,
     },
+    /// A schedule's due time passed while no node ran (`schedule.misfired`
+    /// for event triggers): `outcome` is `missed` or `caught_up`.
+    Misfire {
+        tenant: String,
+        schedule: String,
+        workflow: String,
+        due_at: DateTime<Utc>,
+        count: u32,
+        outcome: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
-    pub fn run_id(&self) -> Uuid {
+    /// The run it is about, if it is about one.
+    pub fn run_id(&self) -> Option<Uuid> {
         match self {
-            Event::Run { run_id, .. } | Event::Step { run_id, .. } => *run_id,
+            Event::Run { run_id, .. } | Event::Step { run_id, .. } => Some(*run_id),
+            Event::Misfire { .. } => None,
         }
     }
 

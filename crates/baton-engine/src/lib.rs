@@ -14,6 +14,7 @@ pub mod events;
 pub mod exec;
 pub mod run;
 pub mod scheduler;
+pub mod triggers;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::EngineConfig;

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::dag::{self, Dag};
 use crate::decode::{Locations, index, join};
 use crate::diagnostic::Diagnostics;
-use crate::expr::{Expr, RefScope, TemplateValue};
+use crate::expr::{Expr, ROOTS, RefScope, TemplateValue};
 use crate::workflow::{Action, StepSpec, Workflow};
 
 #[derive(Debug, Clone)]
@@ -117,9 +117,10 @@ impl StepCompiler<'_> {
         with_self: &dyn Fn(&str) -> Option<bool>,
     ) -> CompiledStep {
         let (inputs, step_ids, fan_out) = (self.inputs, self.ids, step.for_each.is_some());
-        let outer = RefScope { inputs, step_ids, visible: before, has_item: false };
-        let inner = RefScope { inputs, step_ids, visible: before, has_item: fan_out };
-        let undo = RefScope { inputs, step_ids, visible: with_self, has_item: fan_out };
+        let roots = ROOTS;
+        let outer = RefScope { roots, inputs, step_ids, visible: before, has_item: false };
+        let inner = RefScope { roots, inputs, step_ids, visible: before, has_item: fan_out };
+        let undo = RefScope { roots, inputs, step_ids, visible: with_self, has_item: fan_out };
         let condition = step.condition.as_deref().and_then(|s| self.expr(s, "if", &outer));
         let for_each = step.for_each.as_deref().and_then(|s| self.expr(s, "for_each", &outer));
         let with = self.with(&step.action, "with", &inner);

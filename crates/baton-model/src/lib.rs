@@ -17,6 +17,7 @@ pub mod kinds;
 pub mod resource;
 pub mod schedule;
 pub mod state;
+pub mod trigger;
 pub mod workflow;
 pub mod workflow_decode;
 pub mod yaml;

@@ -9,12 +9,13 @@ use crate::compiled::CompiledWorkflow;
 use crate::decode::{Decoder, Fields};
 use crate::diagnostic::Diagnostic;
 use crate::schedule::{self, Schedule};
+use crate::trigger::{self, CompiledTrigger, Trigger};
 use crate::workflow::{API_VERSION, DEFAULT_TENANT, Metadata, Workflow};
 use crate::workflow_decode::decode_spec;
 use crate::yaml::{self, Node, Value};
 
 /// The kinds of resource this version of baton knows.
-pub const KINDS: &[&str] = &["Workflow", "Schedule"];
+pub const KINDS: &[&str] = &["Workflow", "Schedule", "Trigger"];
 const TOP_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 const METADATA_FIELDS: &[&str] = &["name", "tenant", "labels"];
 
@@ -23,6 +24,7 @@ const METADATA_FIELDS: &[&str] = &["name", "tenant", "labels"];
 pub enum Resource {
     Workflow(Box<CompiledWorkflow>),
     Schedule(Box<Schedule>),
+    Trigger(Box<CompiledTrigger>),
 }
 
 impl Resource {
@@ -30,6 +32,7 @@ impl Resource {
         match self {
             Resource::Workflow(_) => "Workflow",
             Resource::Schedule(_) => "Schedule",
+            Resource::Trigger(_) => "Trigger",
         }
     }
 
@@ -37,6 +40,7 @@ impl Resource {
         match self {
             Resource::Workflow(w) => &w.workflow.metadata,
             Resource::Schedule(s) => &s.metadata,
+            Resource::Trigger(t) => &t.trigger.metadata,
         }
     }
 }
@@ -73,6 +77,15 @@ fn load_document(doc: &Node) -> Result<Resource, Vec<Diagnostic>> {
         return match (metadata, spec) {
             (Some(metadata), Some(spec)) if d.problems.is_empty() => {
                 Ok(Resource::Schedule(Box::new(Schedule { metadata, spec })))
+            }
+            _ => Err(d.problems.into_sorted()),
+        };
+    }
+    if kind.as_deref() == Some("Trigger") {
+        let spec = top.required(&mut d, "spec").and_then(|n| trigger::decode_spec(&mut d, n, "spec"));
+        return match (metadata, spec) {
+            (Some(metadata), Some(spec)) if d.problems.is_empty() => {
+                CompiledTrigger::compile(Trigger { metadata, spec }, &d.locs).map(|t| Resource::Trigger(Box::new(t)))
             }
             _ => Err(d.problems.into_sorted()),
         };

@@ -248,7 +248,12 @@ fn instant(d: &mut Decoder, node: &Node, path: &str) -> Option<DateTime<Utc>> {
 }
 
 /// One of a few words; the default when absent.
-fn choice<T: Copy + Default>(d: &mut Decoder, f: &Fields<'_>, key: &str, options: &[(&str, T)]) -> Option<T> {
+pub(crate) fn choice<T: Copy + Default>(
+    d: &mut Decoder,
+    f: &Fields<'_>,
+    key: &str,
+    options: &[(&str, T)],
+) -> Option<T> {
     let Some(node) = f.get(key) else { return Some(T::default()) };
     let word = d.string(node, &f.path_of(key))?;
     match options.iter().find(|(name, _)| *name == word) {

@@ -118,3 +118,14 @@ pub struct Triggered {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<uuid::Uuid>,
 }
+
+/// The answer to a webhook call that was accepted: `started` (202, with the
+/// run) or `ignored` by the trigger's filter (200, with why).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookAnswer {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

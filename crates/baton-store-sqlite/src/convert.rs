@@ -18,7 +18,7 @@ pub fn micros_opt(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(micros)
 }
 
-fn time(us: i64) -> R<DateTime<Utc>> {
+pub fn time(us: i64) -> R<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
 }
 
@@ -55,15 +55,15 @@ fn json_opt(text: Option<String>) -> R<Option<Json>> {
     text.as_deref().map(json).transpose()
 }
 
-fn uuid(text: &str) -> R<Uuid> {
+pub fn uuid(text: &str) -> R<Uuid> {
     Uuid::parse_str(text).map_err(corrupt)
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, col: &str) -> R<T> {
+pub fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, col: &str) -> R<T> {
     row.try_get(col).map_err(corrupt)
 }
 
-fn enum_of<T>(text: &str, parse: fn(&str) -> Option<T>) -> R<T> {
+pub fn enum_of<T>(text: &str, parse: fn(&str) -> Option<T>) -> R<T> {
     parse(text).ok_or_else(|| corrupt(format!("unknown state `{text}`")))
 }
 
@@ -95,6 +95,7 @@ pub fn run(row: &SqliteRow) -> R<RunRecord> {
         reason: get(row, "reason")?,
         cancel_requested: get::<i64>(row, "cancel_requested")? != 0,
         ending: get::<Option<String>>(row, "ending")?.map(|e| enum_of(&e, RunState::parse)).transpose()?,
+        depth: get::<i64>(row, "depth")? as u32,
     })
 }
 

@@ -10,7 +10,9 @@ mod batch;
 mod convert;
 mod fires;
 mod read;
+mod resources;
 mod schedules;
+mod triggers;
 mod writer;
 
 use std::path::Path;
@@ -19,8 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use baton_store::{
-    ApplyOutcome, AttemptRecord, Change, FireRecord, LogRecord, Result, RunFilter, RunRecord, ScheduleApply,
-    ScheduleFire, ScheduleRecord, ScheduleStats, StepRecord, Store, StoreError, WorkflowApply, WorkflowVersion,
+    ApplyOutcome, AttemptRecord, Change, DeliveryRecord, FireRecord, LogRecord, Result, RunFilter, RunRecord,
+    ScheduleApply, ScheduleFire, ScheduleRecord, ScheduleStats, StepRecord, Store, StoreError, TriggerApply,
+    TriggerDelivery, TriggerRecord, WorkflowApply, WorkflowVersion,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{mpsc, oneshot};
@@ -199,5 +202,39 @@ impl Store for SqliteStore {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<ScheduleStats> {
         schedules::stats(&self.reads, tenant, since.timestamp_micros()).await
+    }
+
+    async fn trigger_apply(&self, p: TriggerApply) -> Result<ApplyOutcome> {
+        match self.write(WriteOp::TriggerApply(Box::new(p))).await? {
+            Reply::Applied(outcome) => Ok(outcome),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn trigger_get(&self, tenant: &str, name: &str) -> Result<Option<TriggerRecord>> {
+        triggers::get_one(&self.reads, tenant, name).await
+    }
+
+    async fn trigger_list(&self, tenant: Option<&str>) -> Result<Vec<TriggerRecord>> {
+        triggers::list(&self.reads, tenant).await
+    }
+
+    async fn trigger_delete(&self, tenant: &str, name: &str) -> Result<bool> {
+        let op = WriteOp::TriggerDelete { tenant: tenant.into(), name: name.into() };
+        match self.write(op).await? {
+            Reply::Found(found) => Ok(found),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn trigger_deliver(&self, d: TriggerDelivery) -> Result<bool> {
+        match self.write(WriteOp::TriggerDeliver(Box::new(d))).await? {
+            Reply::Found(new) => Ok(new),
+            other => Err(writer::unexpected(other)),
+        }
+    }
+
+    async fn trigger_history(&self, tenant: &str, name: &str, limit: u32) -> Result<Vec<DeliveryRecord>> {
+        triggers::history(&self.reads, tenant, name, limit).await
     }
 }

@@ -1,56 +1,23 @@
 //! Schedules in SQLite: the rare writes (apply, pause, delete) one at a
 //! time, and the reads. Fires go through the batched writer (`batch.rs`).
 
-use baton_store::{ApplyOutcome, FireOutcome, FireRecord, ScheduleApply, ScheduleRecord, StoreError};
+use baton_store::{ApplyOutcome, FireOutcome, FireRecord, ScheduleApply, ScheduleRecord};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Row, SqlitePool};
 
-use crate::convert::{R, corrupt, db, micros};
+use crate::convert::{self, R, corrupt, db, micros, time};
+use crate::resources::{self, Statements};
+
+const STATEMENTS: Statements = Statements {
+    current: "SELECT generation, hash FROM schedules WHERE tenant = ?1 AND name = ?2",
+    update: "UPDATE schedules SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
+    insert: "INSERT INTO schedules (tenant, name, generation, hash, body, created_at, updated_at)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
+};
 
 pub async fn apply(conn: &mut SqliteConnection, p: &ScheduleApply) -> R<ApplyOutcome> {
     let meta = &p.schedule.metadata;
-    let current: Option<(i64, String)> =
-        sqlx::query_as("SELECT generation, hash FROM schedules WHERE tenant = ?1 AND name = ?2")
-            .bind(&meta.tenant)
-            .bind(&meta.name)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-    let body = serde_json::to_string(&p.schedule).map_err(|e| StoreError::Other(e.to_string()))?;
-    let now = micros(p.now);
-    match current {
-        Some((generation, hash)) if hash == p.hash => Ok(ApplyOutcome::Unchanged { version: generation as u32 }),
-        Some((generation, _)) => {
-            sqlx::query(
-                "UPDATE schedules SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
-            )
-            .bind(&meta.tenant)
-            .bind(&meta.name)
-            .bind(generation + 1)
-            .bind(&p.hash)
-            .bind(body)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map_err(db)?;
-            Ok(ApplyOutcome::Updated { version: generation as u32 + 1 })
-        }
-        None => {
-            sqlx::query(
-                "INSERT INTO schedules (tenant, name, generation, hash, body, created_at, updated_at)
-                 VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
-            )
-            .bind(&meta.tenant)
-            .bind(&meta.name)
-            .bind(&p.hash)
-            .bind(body)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map_err(db)?;
-            Ok(ApplyOutcome::Created { version: 1 })
-        }
-    }
+    resources::apply(conn, &STATEMENTS, (&meta.tenant, &meta.name), &p.hash, &p.schedule, micros(p.now)).await
 }
 
 pub async fn pause(conn: &mut SqliteConnection, tenant: &str, name: &str, paused: bool) -> R<bool> {
@@ -115,12 +82,8 @@ pub async fn history(pool: &SqlitePool, tenant: &str, name: &str, limit: u32) ->
     rows.iter().map(fire).collect()
 }
 
-fn time(us: i64) -> R<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
-}
-
 fn uuid(text: Option<String>) -> R<Option<uuid::Uuid>> {
-    text.map(|t| uuid::Uuid::parse_str(&t).map_err(corrupt)).transpose()
+    text.as_deref().map(convert::uuid).transpose()
 }
 
 fn record(row: &SqliteRow) -> R<ScheduleRecord> {

@@ -2,7 +2,10 @@
 
 use std::borrow::Cow;
 
-use baton_store::{ApplyOutcome, Change, RunRecord, ScheduleApply, ScheduleFire, StoreError, WorkflowApply};
+use baton_store::{
+    ApplyOutcome, Change, RunRecord, ScheduleApply, ScheduleFire, StoreError, TriggerApply, TriggerDelivery,
+    WorkflowApply,
+};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, SqlSafeStr, SqlitePool};
@@ -28,6 +31,9 @@ pub enum WriteOp {
     SchedulePause { tenant: String, name: String, paused: bool },
     ScheduleDelete { tenant: String, name: String },
     ScheduleFire(Vec<ScheduleFire>),
+    TriggerApply(Box<TriggerApply>),
+    TriggerDelete { tenant: String, name: String },
+    TriggerDeliver(Box<TriggerDelivery>),
 }
 
 #[derive(Debug)]
@@ -55,6 +61,7 @@ pub async fn migrate(pool: &SqlitePool) -> R<()> {
     let migrations = vec![
         migration(1, "init", include_str!("../migrations/0001_init.sql")),
         migration(2, "schedules", include_str!("../migrations/0002_schedules.sql")),
+        migration(3, "triggers", include_str!("../migrations/0003_triggers.sql")),
     ];
     Migrator::with_migrations(migrations)
         .run(pool)
@@ -171,6 +178,9 @@ async fn write(conn: &mut SqliteConnection, jobs: &[Job]) -> R<Vec<Reply>> {
             WriteOp::ScheduleDelete { tenant, name } => {
                 Reply::Found(crate::schedules::delete(conn, tenant, name).await?)
             }
+            WriteOp::TriggerApply(p) => Reply::Applied(crate::triggers::apply(conn, p).await?),
+            WriteOp::TriggerDelete { tenant, name } => Reply::Found(crate::triggers::delete(conn, tenant, name).await?),
+            WriteOp::TriggerDeliver(d) => Reply::Found(crate::triggers::deliver(conn, d).await?),
             _ => batched.next().ok_or_else(|| StoreError::Other("the batch lost a reply".into()))?,
         };
         replies.push(reply);

@@ -9,10 +9,12 @@ pub mod conformance;
 mod error;
 mod records;
 mod schedules;
+mod triggers;
 
 pub use error::StoreError;
 pub use records::*;
 pub use schedules::*;
+pub use triggers::*;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -70,4 +72,17 @@ pub trait Store: Send + Sync + 'static {
     /// Counts across schedules (all tenants when `None`), fires since `since`.
     async fn schedule_stats(&self, tenant: Option<&str>, since: chrono::DateTime<chrono::Utc>)
     -> Result<ScheduleStats>;
+
+    /// Stores a trigger; a changed one gets the next generation.
+    async fn trigger_apply(&self, p: TriggerApply) -> Result<ApplyOutcome>;
+    async fn trigger_get(&self, tenant: &str, name: &str) -> Result<Option<TriggerRecord>>;
+    /// Every trigger (of one tenant, or all), by tenant then name.
+    async fn trigger_list(&self, tenant: Option<&str>) -> Result<Vec<TriggerRecord>>;
+    /// Removes a trigger and its history; false if there was none.
+    async fn trigger_delete(&self, tenant: &str, name: &str) -> Result<bool>;
+    /// Records a delivery (and inserts its run) atomically; whether it was
+    /// new. A delivery already recorded starts no run and changes nothing.
+    async fn trigger_deliver(&self, d: TriggerDelivery) -> Result<bool>;
+    /// The latest deliveries of a trigger, newest first.
+    async fn trigger_history(&self, tenant: &str, name: &str, limit: u32) -> Result<Vec<DeliveryRecord>>;
 }

@@ -63,6 +63,14 @@ pub struct RunRecord {
     /// While compensating: the state the run will end in (`failed`, `timed_out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<RunState>,
+    /// Links in the chain of event triggers that led to this run: 0 for a
+    /// run started any other way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RunRecord {
@@ -84,6 +92,7 @@ impl RunRecord {
             reason: None,
             cancel_requested: false,
             ending: None,
+            depth: 0,
         }
     }
 }

@@ -39,6 +39,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             "baton has no authentication yet: anyone who can reach this address can run shell commands as this user"
         );
     }
+    // Triggers first: their listener then hears the endings of resumed runs
+    // and the misfires the scheduler finds as it loads.
+    let triggers = engine.start_triggers().await.context("loading triggers")?;
     let resumed = engine.resume().await.context("resuming unfinished runs")?;
     let schedules = engine.start_scheduler().await.context("starting the scheduler")?;
     tracing::info!(
@@ -46,6 +49,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         database = %args.database.display(),
         resumed,
         schedules,
+        triggers,
         "baton is serving"
     );
 

@@ -163,6 +163,9 @@ impl Scheduler {
 
     /// After the write: start the run of a new fire; move the entry on.
     async fn settle(&mut self, p: Planned, new: bool) {
+        if new && matches!(p.fire.fire.outcome, FireOutcome::Missed | FireOutcome::CaughtUp) {
+            self.publish_misfire(&p);
+        }
         if let (Some(run), Some(control)) = (p.fire.run, p.control) {
             let id = run.id;
             if !new {
@@ -180,6 +183,20 @@ impl Scheduler {
             entry.dealt = entry.dealt.max(due);
         }
         self.after_due(&p.due);
+    }
+
+    fn publish_misfire(&self, p: &Planned) {
+        let f = &p.fire.fire;
+        let workflow = self.entries.get(&p.due.key).map(|e| e.workflow.to_string()).unwrap_or_default();
+        self.engine.publish(crate::events::Event::Misfire {
+            tenant: f.tenant.clone(),
+            schedule: f.schedule.clone(),
+            workflow,
+            due_at: f.due_at,
+            count: f.count,
+            outcome: f.outcome.as_str().to_string(),
+            at: f.recorded_at,
+        });
     }
 
     /// A due time that came on its own makes room for the next one.

@@ -162,3 +162,22 @@ impl Harness {
         self.engine.start_scheduler().await.unwrap();
     }
 }
+
+impl Harness {
+    /// Applies a Trigger (YAML) through the engine, as the API does.
+    pub async fn apply_trigger(&self, yaml: &str) {
+        let resources = baton_model::load("trigger.yaml", yaml)
+            .unwrap_or_else(|e| panic!("{}", e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")));
+        for resource in resources {
+            if let Resource::Trigger(t) = resource {
+                self.engine.apply_trigger(t.trigger).await.unwrap();
+            }
+        }
+    }
+
+    pub async fn deliveries(&self, trigger: &str) -> Vec<baton_store::DeliveryRecord> {
+        let mut h = self.store.trigger_history("default", trigger, 1000).await.unwrap();
+        h.reverse();
+        h
+    }
+}

@@ -7,10 +7,15 @@ use std::sync::{LazyLock, Mutex};
 
 use cel::common::ast::{Expr as Ast, IdedExpr};
 
-use super::{ENV, ROOTS, RUN_FIELDS, STEP_FIELDS};
+#[cfg(doc)]
+use super::ROOTS;
+use super::{ENV, RUN_FIELDS, STEP_FIELDS};
 
 /// What an expression may refer to at its place in a workflow.
 pub struct RefScope<'a> {
+    /// The variables in scope: [`ROOTS`] in a workflow; `body` and
+    /// `headers` in a webhook trigger; `event` in an event trigger.
+    pub roots: &'a [&'a str],
     pub inputs: &'a [String],
     /// Every step id of the workflow, for messages.
     pub step_ids: &'a [String],
@@ -103,7 +108,7 @@ impl Checker<'_, '_> {
     /// The target of `ns.f(…)` when it is a plain name and not a variable.
     fn namespace<'e>(&self, target: &'e IdedExpr) -> Option<&'e str> {
         match &target.expr {
-            Ast::Ident(name) if !self.is_bound(name) && !ROOTS.contains(&name.as_str()) => Some(name),
+            Ast::Ident(name) if !self.is_bound(name) && !self.scope.roots.contains(&name.as_str()) => Some(name),
             _ => None,
         }
     }
@@ -116,8 +121,9 @@ impl Checker<'_, '_> {
         if self.is_bound(name) {
             return;
         }
-        if !ROOTS.contains(&name) {
-            self.problems.push(format!("unknown name `{name}`: an expression may read {}", ROOTS.join(", ")));
+        if !self.scope.roots.contains(&name) {
+            let roots = self.scope.roots.join(", ");
+            self.problems.push(format!("unknown name `{name}`: an expression here may read {roots}"));
         } else if (name == "item" || name == "index") && !self.scope.has_item {
             self.problems.push(format!("`{name}` is only defined in a step with `for_each`"));
         }
@@ -126,6 +132,9 @@ impl Checker<'_, '_> {
     /// `a.b.c` where `a` is not a comprehension variable.
     fn chain(&mut self, chain: &[&str]) {
         self.ident(chain[0]);
+        if !self.scope.roots.contains(&chain[0]) {
+            return;
+        }
         match chain {
             ["steps", id, rest @ ..] => {
                 self.step_ref(id);

@@ -160,7 +160,7 @@ mod tests {
     fn check(source: &str, has_item: bool) -> Vec<String> {
         let inputs = vec!["host".to_string()];
         let ids = vec!["build".to_string(), "later".to_string()];
-        let scope = RefScope { inputs: &inputs, step_ids: &ids, visible: &visible, has_item };
+        let scope = RefScope { roots: ROOTS, inputs: &inputs, step_ids: &ids, visible: &visible, has_item };
         Expr::compile(source).unwrap().check(&scope)
     }
 

@@ -1,6 +1,7 @@
 //! `POST /api/v1/apply`: YAML or JSON documents in the body, checked as a
-//! whole (nothing is stored if anything is wrong, including a schedule whose
-//! workflow or inputs do not fit), then each stored only if it changed.
+//! whole (nothing is stored if anything is wrong, including a schedule or a
+//! trigger whose workflow or inputs do not fit), then each stored only if it
+//! changed.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -33,7 +34,7 @@ pub async fn apply(
     body: String,
 ) -> Result<Json<ApplyResult>, ApiError> {
     let resources = baton_model::load(&q.file, &body).map_err(ApiError::invalid)?;
-    let problems = check_schedules(&app, &resources, &q.file).await?;
+    let problems = check_references(&app, &resources, &q.file).await?;
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
     }
@@ -44,9 +45,9 @@ pub async fn apply(
     Ok(Json(ApplyResult { resources: applied }))
 }
 
-/// A schedule must name a workflow of its tenant (stored, or earlier in the
-/// same request) and give it inputs it accepts.
-async fn check_schedules(app: &AppState, resources: &[Resource], file: &str) -> Result<Vec<Diagnostic>, ApiError> {
+/// A schedule or a trigger must name a workflow of its tenant (stored, or
+/// earlier in the same request) and give it inputs it accepts.
+async fn check_references(app: &AppState, resources: &[Resource], file: &str) -> Result<Vec<Diagnostic>, ApiError> {
     let mut declared: BTreeMap<(String, String), BTreeMap<String, InputSpec>> = BTreeMap::new();
     let mut problems = Vec::new();
     for resource in resources {
@@ -56,18 +57,30 @@ async fn check_schedules(app: &AppState, resources: &[Resource], file: &str) -> 
                 declared.insert((m.tenant.clone(), m.name.clone()), w.workflow.spec.inputs.clone());
             }
             Resource::Schedule(s) => {
-                let key = (s.metadata.tenant.clone(), s.spec.workflow.clone());
-                let inputs = match declared.get(&key) {
-                    Some(inputs) => Some(inputs.clone()),
-                    None => {
-                        app.engine.store().workflow_get(&key.0, &key.1, None).await?.map(|v| v.workflow.spec.inputs)
-                    }
-                };
+                let inputs = inputs_of(app, &declared, &s.metadata.tenant, &s.spec.workflow).await?;
                 problems.extend(check_schedule(s, inputs.as_ref(), file));
+            }
+            Resource::Trigger(t) => {
+                let t = &t.trigger;
+                let inputs = inputs_of(app, &declared, &t.metadata.tenant, &t.spec.workflow).await?;
+                problems.extend(super::trigger_check::check(t, inputs.as_ref(), file));
             }
         }
     }
     Ok(problems)
+}
+
+/// The inputs a workflow declares; `None` if there is no such workflow.
+async fn inputs_of(
+    app: &AppState,
+    declared: &BTreeMap<(String, String), BTreeMap<String, InputSpec>>,
+    tenant: &str,
+    workflow: &str,
+) -> Result<Option<BTreeMap<String, InputSpec>>, ApiError> {
+    if let Some(inputs) = declared.get(&(tenant.to_string(), workflow.to_string())) {
+        return Ok(Some(inputs.clone()));
+    }
+    Ok(app.engine.store().workflow_get(tenant, workflow, None).await?.map(|v| v.workflow.spec.inputs))
 }
 
 fn check_schedule(s: &Schedule, inputs: Option<&BTreeMap<String, InputSpec>>, file: &str) -> Vec<Diagnostic> {
@@ -112,6 +125,18 @@ async fn apply_one(app: &AppState, resource: Resource, dry_run: bool) -> Result<
                 app.engine.apply_schedule(*schedule).await?
             };
             ("Schedule", meta, outcome)
+        }
+        Resource::Trigger(compiled) => {
+            let trigger = compiled.trigger;
+            let hash = baton_model::content_hash(&trigger);
+            let meta = trigger.metadata.clone();
+            let outcome = if dry_run {
+                let current = store.trigger_get(&meta.tenant, &meta.name).await?;
+                predict(current.map(|r| (r.hash, r.generation)), &hash)
+            } else {
+                app.engine.apply_trigger(trigger).await?
+            };
+            ("Trigger", meta, outcome)
         }
     };
     let label = match outcome {

@@ -47,7 +47,7 @@ async fn next_line(mut f: Follow) -> Option<(Result<String, std::io::Error>, Fol
     loop {
         let item = match tokio::time::timeout(HEARTBEAT, f.events.recv()).await {
             Err(_) => StreamItem::Heartbeat { at: f.app.engine.clock().now() },
-            Ok(Ok(event)) if event.run_id() != f.id => continue,
+            Ok(Ok(event)) if event.run_id() != Some(f.id) => continue,
             Ok(Ok(event)) => {
                 f.done = event.ends_run();
                 StreamItem::Event { event }

@@ -2,8 +2,11 @@
 
 mod apply;
 mod events;
+mod hooks;
 mod runs;
 mod schedules;
+mod trigger_check;
+mod triggers;
 mod workflows;
 
 use axum::Router;
@@ -33,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/schedules/{name}/trigger", post(schedules::trigger))
         .route("/api/v1/schedules/{name}/history", get(schedules::history))
         .route("/api/v1/schedule-stats", get(schedules::stats))
+        .route("/api/v1/triggers", get(triggers::list))
+        .route("/api/v1/triggers/{name}", get(triggers::get).delete(triggers::delete))
+        .route("/api/v1/triggers/{name}/history", get(triggers::history))
+        .route("/hooks/{tenant}/{name}", post(hooks::deliver))
 }
 
 async fn health() -> axum::Json<Health> {
@@ -46,6 +53,6 @@ pub struct TenantQuery {
     pub tenant: String,
 }
 
-fn default_tenant() -> String {
+pub(crate) fn default_tenant() -> String {
     baton_model::workflow::DEFAULT_TENANT.to_string()
 }

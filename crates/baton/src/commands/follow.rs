@@ -128,6 +128,7 @@ impl View {
                 }
                 None
             }
+            Event::Misfire { .. } => None,
         }
     }
 

@@ -14,6 +14,8 @@ use crate::{
     StepRecord, Store, WorkflowApply,
 };
 
+mod triggers;
+
 type Check = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 
 /// Every check, by name, so that a backend can run each as its own test.
@@ -34,6 +36,8 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("schedule_pages", |s| Box::pin(schedule_pages(s))),
         ("schedule_fires_once", |s| Box::pin(schedule_fires_once(s))),
         ("a_bad_commit_spoils_no_other", |s| Box::pin(a_bad_commit_spoils_no_other(s))),
+        ("trigger_apply_list_delete", |s| Box::pin(triggers::trigger_apply_list_delete(s))),
+        ("trigger_deliveries_once", |s| Box::pin(triggers::trigger_deliveries_once(s))),
     ]
 }
 
@@ -48,7 +52,7 @@ where
     }
 }
 
-fn t(secs: i64) -> DateTime<Utc> {
+pub(super) fn t(secs: i64) -> DateTime<Utc> {
     // Microseconds survive a round trip through every backend.
     Utc.timestamp_opt(1_800_000_000 + secs, 123_456_000).unwrap()
 }
@@ -83,7 +87,7 @@ pub fn run(id: Uuid, workflow: &str, state: RunState, created: i64) -> RunRecord
     RunRecord { state, ..RunRecord::pending(id, ("default", workflow, 1), inputs, "api", t(created)) }
 }
 
-fn id(n: u128) -> Uuid {
+pub(super) fn id(n: u128) -> Uuid {
     // Ordered like v7 ids: larger is newer.
     Uuid::from_u128((0x0190_0000_0000_7000_8000_0000_0000_0000u128) + (n << 80))
 }

@@ -1,0 +1,44 @@
+//! Storing a named resource whose body changes by apply: a new generation
+//! when its content hash differs, nothing otherwise.
+
+use baton_store::{ApplyOutcome, StoreError};
+use sqlx::sqlite::SqliteConnection;
+
+use crate::convert::{R, db};
+
+/// The three statements of one resource table; `?1` tenant, `?2` name.
+pub struct Statements {
+    /// → (generation, hash)
+    pub current: &'static str,
+    /// `?3` generation, `?4` hash, `?5` body, `?6` now.
+    pub update: &'static str,
+    /// `?3` hash, `?4` body, `?5` now.
+    pub insert: &'static str,
+}
+
+pub async fn apply(
+    conn: &mut SqliteConnection,
+    sql: &Statements,
+    (tenant, name): (&str, &str),
+    hash: &str,
+    body: &impl serde::Serialize,
+    now: i64,
+) -> R<ApplyOutcome> {
+    let current: Option<(i64, String)> =
+        sqlx::query_as(sql.current).bind(tenant).bind(name).fetch_optional(&mut *conn).await.map_err(db)?;
+    let body = serde_json::to_string(body).map_err(|e| StoreError::Other(e.to_string()))?;
+    match current {
+        Some((generation, stored)) if stored == hash => Ok(ApplyOutcome::Unchanged { version: generation as u32 }),
+        Some((generation, _)) => {
+            let q =
+                sqlx::query(sql.update).bind(tenant).bind(name).bind(generation + 1).bind(hash).bind(body).bind(now);
+            q.execute(conn).await.map_err(db)?;
+            Ok(ApplyOutcome::Updated { version: generation as u32 + 1 })
+        }
+        None => {
+            let q = sqlx::query(sql.insert).bind(tenant).bind(name).bind(hash).bind(body).bind(now);
+            q.execute(conn).await.map_err(db)?;
+            Ok(ApplyOutcome::Created { version: 1 })
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Triggers in SQLite: apply and delete, deliveries (each with its run, in
+//! the writer's transaction), and the reads.
+
+use baton_store::{ApplyOutcome, DeliveryOutcome, DeliveryRecord, TriggerApply, TriggerDelivery, TriggerRecord};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+
+use crate::batch::run_row;
+use crate::convert::{self, R, corrupt, db, enum_of, get, micros, time};
+use crate::resources::{self, Statements};
+
+const STATEMENTS: Statements = Statements {
+    current: "SELECT generation, hash FROM triggers WHERE tenant = ?1 AND name = ?2",
+    update: "UPDATE triggers SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
+    insert: "INSERT INTO triggers (tenant, name, generation, hash, body, created_at, updated_at)
+             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
+};
+
+pub async fn apply(conn: &mut SqliteConnection, p: &TriggerApply) -> R<ApplyOutcome> {
+    let meta = &p.trigger.metadata;
+    resources::apply(conn, &STATEMENTS, (&meta.tenant, &meta.name), &p.hash, &p.trigger, micros(p.now)).await
+}
+
+pub async fn delete(conn: &mut SqliteConnection, tenant: &str, name: &str) -> R<bool> {
+    sqlx::query("DELETE FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2")
+        .bind(tenant)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let done = sqlx::query("DELETE FROM triggers WHERE tenant = ?1 AND name = ?2")
+        .bind(tenant)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the delivery; only a new one inserts its run.
+pub async fn deliver(conn: &mut SqliteConnection, d: &TriggerDelivery) -> R<bool> {
+    let r = &d.delivery;
+    let inserted = sqlx::query(
+        "INSERT INTO trigger_deliveries (tenant, trigger, source, received_at, outcome, reason, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&r.tenant)
+    .bind(&r.trigger)
+    .bind(&r.source)
+    .bind(micros(r.received_at))
+    .bind(r.outcome.as_str())
+    .bind(&r.reason)
+    .bind(r.run_id.map(|id| id.to_string()))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let new = inserted.rows_affected() == 1;
+    if let (true, Some(run)) = (new, &d.run) {
+        crate::batch::insert_runs(conn, &[run_row(run)]).await?;
+    }
+    Ok(new)
+}
+
+pub async fn get_one(pool: &SqlitePool, tenant: &str, name: &str) -> R<Option<TriggerRecord>> {
+    let row = sqlx::query("SELECT * FROM triggers WHERE tenant = ?1 AND name = ?2")
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(record).transpose()
+}
+
+pub async fn list(pool: &SqlitePool, tenant: Option<&str>) -> R<Vec<TriggerRecord>> {
+    let rows = sqlx::query("SELECT * FROM triggers WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, name")
+        .bind(tenant)
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+    rows.iter().map(record).collect()
+}
+
+pub async fn history(pool: &SqlitePool, tenant: &str, name: &str, limit: u32) -> R<Vec<DeliveryRecord>> {
+    let rows = sqlx::query(
+        "SELECT * FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2
+         ORDER BY received_at DESC, source DESC LIMIT ?3",
+    )
+    .bind(tenant)
+    .bind(name)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db)?;
+    rows.iter().map(delivery).collect()
+}
+
+fn record(row: &SqliteRow) -> R<TriggerRecord> {
+    let body: String = get(row, "body")?;
+    Ok(TriggerRecord {
+        trigger: serde_json::from_str(&body).map_err(corrupt)?,
+        hash: get(row, "hash")?,
+        generation: get::<i64>(row, "generation")? as u32,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+fn delivery(row: &SqliteRow) -> R<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        tenant: get(row, "tenant")?,
+        trigger: get(row, "trigger")?,
+        source: get(row, "source")?,
+        received_at: time(get(row, "received_at")?)?,
+        outcome: enum_of(&get::<String>(row, "outcome")?, DeliveryOutcome::parse)?,
+        reason: get(row, "reason")?,
+        run_id: get::<Option<String>>(row, "run_id")?.as_deref().map(convert::uuid).transpose()?,
+    })
+}
