@@ -37,22 +37,66 @@ pub enum Command {
     /// Pause, resume, fire by hand, delete a schedule; its history; counts.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Webhook and event triggers: history, delete.
+    #[command(subcommand)]
+    Trigger(TriggerCommand),
+    /// Webhook helpers: sign a body as a sender would.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggerCommand {
+    /// The latest deliveries and what became of them.
+    History {
+        #[command(flatten)]
+        trigger: ResourceName,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Removes a trigger and its history.
+    Delete(ResourceName),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Prints the `Baton-Signature` header value for a body, e.g.
+    /// curl -H "Baton-Signature: $(baton webhook sign --secret-env HOOK_SECRET -f body.json)" …
+    Sign(WebhookSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookSignArgs {
+    /// The environment variable holding the secret.
+    #[arg(long, conflicts_with = "secret", required_unless_present = "secret")]
+    pub secret_env: Option<String>,
+    /// The secret itself (it shows in the shell's history: prefer --secret-env).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// The body to sign; standard input when absent or `-`.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Unix seconds to sign at; now when absent.
+    #[arg(long)]
+    pub timestamp: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
     /// Stop firing (due times are recorded as paused).
-    Pause(ScheduleName),
+    Pause(ResourceName),
     /// Fire again.
-    Resume(ScheduleName),
+    Resume(ResourceName),
     /// Fire now, under the schedule's overlap policy.
-    Trigger(ScheduleName),
+    Trigger(ResourceName),
     /// Remove the schedule and its history.
-    Delete(ScheduleName),
+    Delete(ResourceName),
     /// Every due time and what became of it, newest first.
     History {
         #[command(flatten)]
-        schedule: ScheduleName,
+        schedule: ResourceName,
         #[arg(long, default_value_t = 20)]
         limit: u32,
         #[arg(short, long, value_enum, default_value_t)]
@@ -70,7 +114,7 @@ pub enum ScheduleCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ScheduleName {
+pub struct ResourceName {
     pub name: String,
     #[arg(long, default_value = "default")]
     pub tenant: String,
@@ -198,6 +242,15 @@ pub enum GetWhat {
         output: Output,
     },
     /// Runs, newest first; with an id (or a unique prefix), that run and its steps.
+    /// Webhook and event triggers, with this server's counters.
+    #[command(alias = "trigger")]
+    Triggers {
+        name: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
     #[command(alias = "run")]
     Runs {
         id: Option<String>,

@@ -63,6 +63,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => commands::cancel::cancel(&client, &args.run).await.map(|_| ExitCode::SUCCESS),
         Command::Cron(command) => commands::cron::cron(&command).map(|_| ExitCode::SUCCESS),
         Command::Schedule(command) => commands::schedule::command(&client, &command).await.map(|_| ExitCode::SUCCESS),
+        Command::Trigger(command) => commands::trigger::command(&client, &command).await.map(|_| ExitCode::SUCCESS),
+        Command::Webhook(command) => commands::trigger::webhook(&command).map(|_| ExitCode::SUCCESS),
     }
 }
 

@@ -18,6 +18,12 @@ pub async fn get(client: &Client, what: &GetWhat) -> Result<()> {
         GetWhat::Schedules { name: Some(name), tenant, output } => {
             super::schedule::show(client, name, tenant.as_deref(), *output).await
         }
+        GetWhat::Triggers { name: None, tenant, output } => {
+            super::trigger::list(client, tenant.as_deref(), *output).await
+        }
+        GetWhat::Triggers { name: Some(name), tenant, output } => {
+            super::trigger::show(client, name, tenant.as_deref(), *output).await
+        }
         GetWhat::Runs { id: Some(id), output, .. } => run(client, id, *output).await,
         GetWhat::Runs { id: None, workflow, state, tenant, limit, output } => {
             let mut query = vec![("limit", limit.to_string())];

@@ -8,6 +8,7 @@ pub mod get;
 pub mod logs;
 pub mod run;
 pub mod schedule;
+pub mod trigger;
 pub mod validate;
 
 use chrono::{DateTime, Local, Utc};

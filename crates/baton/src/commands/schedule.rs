@@ -7,7 +7,7 @@ use chrono::{DateTime, Local, Utc};
 use reqwest::Method;
 
 use super::{print_json, table};
-use crate::cli::{Output, ScheduleCommand, ScheduleName};
+use crate::cli::{Output, ResourceName, ScheduleCommand};
 use crate::client::{Client, segment};
 
 pub async fn list(client: &Client, tenant: Option<&str>, output: Output) -> Result<()> {
@@ -46,12 +46,12 @@ fn local_time(at: DateTime<Utc>) -> String {
     at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z").to_string()
 }
 
-fn path(s: &ScheduleName, tail: &str) -> String {
+fn path(s: &ResourceName, tail: &str) -> String {
     format!("/api/v1/schedules/{}{tail}?tenant={}", segment(&s.name), segment(&s.tenant))
 }
 
 pub async fn show(client: &Client, name: &str, tenant: Option<&str>, output: Output) -> Result<()> {
-    let s = ScheduleName { name: name.to_string(), tenant: tenant.unwrap_or("default").to_string() };
+    let s = ResourceName { name: name.to_string(), tenant: tenant.unwrap_or("default").to_string() };
     let v: ScheduleView = client.get(&path(&s, "")).await?;
     let history: List<FireRecord> = client.get(&format!("{}&limit=10", path(&s, "/history"))).await?;
     if output == Output::Json {
@@ -142,7 +142,7 @@ pub async fn command(client: &Client, command: &ScheduleCommand) -> Result<()> {
     }
 }
 
-async fn state_change(client: &Client, s: &ScheduleName, tail: &str, done: &str) -> Result<()> {
+async fn state_change(client: &Client, s: &ResourceName, tail: &str, done: &str) -> Result<()> {
     let v: ScheduleView = client.post(&path(s, tail), &()).await?;
     let next = v.next.first().map(|n| format!("; next fire {}", n.local)).unwrap_or_default();
     println!("schedule/{} {done} ({}){next}", s.name, v.state);

@@ -10,3 +10,4 @@ mod examples;
 mod runs;
 mod schedules;
 mod validate;
+mod webhooks;

@@ -16,6 +16,8 @@ pub struct Server {
     pub url: String,
     port: u16,
     child: Option<Child>,
+    /// Set in the server's environment.
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> u16 {
@@ -24,9 +26,14 @@ fn free_port() -> u16 {
 
 impl Server {
     pub fn start() -> Server {
+        Self::start_with_env(&[])
+    }
+
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let mut server =
-            Server { dir: tempfile::tempdir().unwrap(), url: format!("http://127.0.0.1:{port}"), port, child: None };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server { dir, url: format!("http://127.0.0.1:{port}"), port, child: None, env };
         server.launch();
         server
     }
@@ -41,6 +48,7 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--database")
             .arg(self.path("baton.db"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(log)
