@@ -1,9 +1,10 @@
-//! `baton-bench W1|W2|W3|W5`: starts the real `baton serve` (release build) on
+//! `baton-bench W1|W2|W3|W4|W5`: starts the real `baton serve` (release build) on
 //! a fresh SQLite database, runs one workload of shared/BENCHMARKS.md and
 //! prints exactly one JSON line. Reads `BACKEND`, `NODES` and `STEP` from
 //! the environment.
 
 mod server;
+mod w4;
 mod w5;
 mod workloads;
 
@@ -70,6 +71,7 @@ async fn run() -> Result<String> {
         "W1" => workloads::w1(&server, step).await?,
         "W2" => workloads::w2(&server, step).await?,
         "W3" => workloads::w3(&server, step).await?,
+        "W4" => w4::run(&server, step).await?,
         "W5" => match std::env::var("SCHEDULES").ok().and_then(|n| n.parse::<usize>().ok()) {
             Some(n) if n > 0 => {
                 server.stop().await;
@@ -78,7 +80,7 @@ async fn run() -> Result<String> {
             }
             _ => w5::fires(&server).await?,
         },
-        other => bail!("unknown workload `{other}`: W1, W2, W3 or W5"),
+        other => bail!("unknown workload `{other}`: W1, W2, W3, W4 or W5"),
     };
     let rss = server.peak_rss_mb();
     server.stop().await;

@@ -30,6 +30,12 @@ async fn one_run(server: &Server, name: &str) -> Result<f64> {
         .json()
         .await?;
     let id = run["id"].as_str().unwrap_or_default().to_string();
+    follow_to_success(server, &id).await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Follows a run's event stream until it succeeds (an error if it ends otherwise).
+pub async fn follow_to_success(server: &Server, id: &str) -> Result<()> {
     let response = server.http.get(format!("{}/api/v1/runs/{id}/events", server.base)).send().await?;
     let mut body = response.bytes_stream();
     let mut buffer = Vec::new();
@@ -44,7 +50,7 @@ async fn one_run(server: &Server, name: &str) -> Result<f64> {
                 _ => None,
             };
             match state.as_deref() {
-                Some("succeeded") => return Ok(started.elapsed().as_secs_f64()),
+                Some("succeeded") => return Ok(()),
                 Some("failed" | "cancelled" | "timed_out") => bail!("run {id} ended {state:?}"),
                 _ => {}
             }
@@ -125,11 +131,11 @@ pub async fn w2(server: &Server, kind: Step) -> Result<Map<String, Json>> {
     })))
 }
 
-fn figures(value: Json) -> Map<String, Json> {
+pub fn figures(value: Json) -> Map<String, Json> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub fn round(x: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (x * scale).round() / scale
 }
