@@ -199,3 +199,24 @@ async fn schedules_keep_firing_after_a_restart() {
     let expected = vec![(1, Fired), (2, Fired), (3, Missed), (7, CaughtUp), (8, Fired)];
     assert_eq!(only(&h.outcomes("s", start).await), expected);
 }
+
+#[tokio::test]
+async fn a_due_time_moved_by_dst_says_so_in_its_record() {
+    let (h, _) = setup().await;
+    // Amsterdam springs forward on 2026-03-29 at 02:00 local (01:00 UTC): 02:30 does not exist.
+    let eve = "2026-03-28T23:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    h.clock.advance(eve - h.clock_now());
+    h.apply_schedule(
+        &schedule("nightly", "quick", "").replace("'* * * * *'", "'30 2 * * *'\n  timezone: Europe/Amsterdam"),
+    )
+    .await;
+    h.engine.start_scheduler().await.unwrap();
+    minutes(&h, 180, false).await;
+    let history = h.history("nightly").await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    let fire = &history[0];
+    assert_eq!(fire.outcome, Fired);
+    assert_eq!(fire.due_at, "2026-03-29T01:00:00Z".parse::<DateTime<Utc>>().unwrap(), "right after the gap");
+    let reason = fire.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("2026-03-29 02:30:00 does not exist (clocks went forward)"), "{reason}");
+}

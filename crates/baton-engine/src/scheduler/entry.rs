@@ -135,6 +135,13 @@ impl Entry {
         timing.next_due(after, self.executions).map(|fire| fire.at)
     }
 
+    /// What a DST change did to the due time `at`, in words, if anything
+    /// (moved out of a gap, several merged into one, or a repeated hour).
+    pub fn dst_note(&self, at: DateTime<Utc>) -> Option<String> {
+        let fire = self.cron.next_after(at - chrono::Duration::microseconds(1), self.tz, self.rule)?;
+        if fire.at == at { fire.dst_description() } else { None }
+    }
+
     pub fn jitter(&self) -> chrono::Duration {
         self.extras.as_ref().map_or(chrono::Duration::zero(), |e| e.jitter)
     }

@@ -76,12 +76,17 @@ impl Scheduler {
         let (tenant, name) = d.key.split_once('/')?;
         let (tenant, name) = (tenant.to_string(), name.to_string());
         let entry = self.entries.get(&d.key)?;
+        // A due time a DST change moved, merged or repeated says so, whatever became of it.
+        let dst = matches!(d.why, Why::Due | Why::CaughtUp | Why::Released).then(|| entry.dst_note(d.at)).flatten();
         let record = |outcome, reason: Option<String>| FireRecord {
             tenant: tenant.clone(),
             schedule: name.clone(),
             due_at: d.at,
             outcome,
-            reason,
+            reason: match (reason, &dst) {
+                (Some(r), Some(dst)) => Some(format!("{r}; {dst}")),
+                (r, dst) => r.or_else(|| dst.clone()),
+            },
             run_id: None,
             count: d.count,
             recorded_at: now,
