@@ -152,7 +152,7 @@ mod tests {
         let by_old = sign(&old, 1_800_000_000, b"b");
         let both = [old.clone(), new.clone()];
         assert!(verify(Some(&by_old), b"b", &both, now, MINUTES_5).is_ok());
-        assert_eq!(verify(Some(&by_old), b"b", &[new.clone()], now, MINUTES_5), Err(Refusal::Mismatch));
+        assert_eq!(verify(Some(&by_old), b"b", std::slice::from_ref(&new), now, MINUTES_5), Err(Refusal::Mismatch));
         // A sender signing with two secrets of its own sends two v1 entries.
         let by_new = sign(&new, 1_800_000_000, b"b");
         let v1_new = by_new.split_once(",v1=").unwrap().1;
