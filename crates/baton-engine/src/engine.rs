@@ -303,6 +303,11 @@ impl Engine {
 
     /// Asks a run to stop; returns it as it stands.
     pub async fn cancel(&self, id: Uuid) -> Result<RunRecord, EngineError> {
+        self.cancel_because(id, "cancelled on request").await
+    }
+
+    /// Asks a run to stop, saying why.
+    pub(crate) async fn cancel_because(&self, id: Uuid, reason: &str) -> Result<RunRecord, EngineError> {
         let run = self
             .shared
             .store
@@ -313,7 +318,7 @@ impl Engine {
             return Err(EngineError::Conflict(format!("run {id} already ended: {}", run.state)));
         }
         if let Some(control) = lock(&self.drivers).get(&id) {
-            let _ = control.send(Control::Cancel);
+            let _ = control.send(Control::Cancel(reason.to_string()));
         }
         Ok(run)
     }

@@ -220,3 +220,78 @@ async fn a_due_time_moved_by_dst_says_so_in_its_record() {
     let reason = fire.reason.as_deref().unwrap_or_default();
     assert!(reason.contains("2026-03-29 02:30:00 does not exist (clocks went forward)"), "{reason}");
 }
+
+/// Moves the clock to `ms` milliseconds after `start` and lets the scheduler act.
+async fn to(h: &Harness, start: DateTime<Utc>, ms: i64) {
+    let target = start + Duration::milliseconds(ms);
+    h.clock.advance(target - h.clock_now());
+    tokio::time::timeout(std::time::Duration::from_secs(20), h.engine.scheduled_until(target)).await.unwrap();
+}
+
+async fn recorded_ahead(h: &Harness) -> baton_store::RunRecord {
+    h.until("the fire to be recorded ahead", || async { !h.history("every").await.is_empty() }).await;
+    let fire = h.history("every").await.remove(0);
+    assert_eq!(fire.outcome, Fired);
+    h.run(fire.run_id.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_fire_is_recorded_just_ahead_and_its_run_waits_for_its_time() {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", "")).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    let due = start + Duration::minutes(1);
+    assert_eq!((run.state, run.not_before, run.started_at), (baton_model::RunState::Pending, Some(due), None));
+    to(&h, start, 60_000).await;
+    let run = h.finished(run.id).await;
+    assert_eq!(run.state, baton_model::RunState::Succeeded);
+    assert!(run.started_at.is_some_and(|s| s >= due), "started at its time, not before: {:?}", run.started_at);
+}
+
+#[tokio::test]
+async fn pausing_before_the_fire_time_cancels_the_run_recorded_ahead() {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", "")).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    h.engine.pause_schedule("default", "every", true).await.unwrap();
+    let run = h.finished(run.id).await;
+    assert_eq!(run.state, baton_model::RunState::Cancelled);
+    assert!(run.reason.as_deref().unwrap_or_default().contains("paused, disabled or deleted"), "{:?}", run.reason);
+    assert!(run.started_at.is_none() || run.started_at < Some(start + Duration::minutes(1)));
+}
+
+#[tokio::test]
+async fn a_run_recorded_ahead_still_waits_for_its_time_after_a_restart() {
+    let (mut h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", "")).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    h.restart_with_scheduler().await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(h.run(run.id).await.state, baton_model::RunState::Pending, "not before its time");
+    to(&h, start, 60_000).await;
+    assert_eq!(h.finished(run.id).await.state, baton_model::RunState::Succeeded);
+    // Its due time is not fired twice.
+    assert_eq!(h.history("every").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fire_whose_previous_run_still_goes_is_decided_at_its_time() {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "slow", "")).await;
+    h.engine.start_scheduler().await.unwrap();
+    minutes(&h, 1, false).await;
+    to(&h, start, 119_500).await;
+    assert_eq!(
+        only(&h.outcomes("every", start).await),
+        vec![(1, Fired)],
+        "not decided ahead: the previous run may end"
+    );
+    to(&h, start, 120_000).await;
+    assert_eq!(only(&h.outcomes("every", start).await), vec![(1, Fired), (2, SkippedOverlap)]);
+}

@@ -139,6 +139,7 @@ pub fn run_row(r: &RunRecord) -> Json {
         r.cancel_requested,
         r.ending.map(|e| e.as_str()),
         r.depth,
+        micros_opt(r.not_before),
     ])
 }
 
@@ -160,9 +161,10 @@ pub async fn insert_runs(conn: &mut SqliteConnection, rows: &[Json]) -> R<()> {
     }
     sqlx::query(
         "INSERT INTO runs (id, tenant, workflow, version, state, inputs, trigger, created_at, started_at,
-                           finished_at, deadline_at, reason, cancel_requested, ending, depth)
+                           finished_at, deadline_at, reason, cancel_requested, ending, depth, not_before)
          SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7,
-                value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14
+                value->>8, value->>9, value->>10, value->>11, value->>12, value->>13, value->>14,
+                value->>15
          FROM json_each(?1)",
     )
     .bind(Json::Array(rows.to_vec()).to_string())

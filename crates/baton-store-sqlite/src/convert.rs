@@ -96,6 +96,7 @@ pub fn run(row: &SqliteRow) -> R<RunRecord> {
         cancel_requested: get::<i64>(row, "cancel_requested")? != 0,
         ending: get::<Option<String>>(row, "ending")?.map(|e| enum_of(&e, RunState::parse)).transpose()?,
         depth: get::<i64>(row, "depth")? as u32,
+        not_before: time_opt(get(row, "not_before")?)?,
     })
 }
 

@@ -62,6 +62,7 @@ pub async fn migrate(pool: &SqlitePool) -> R<()> {
         migration(1, "init", include_str!("../migrations/0001_init.sql")),
         migration(2, "schedules", include_str!("../migrations/0002_schedules.sql")),
         migration(3, "triggers", include_str!("../migrations/0003_triggers.sql")),
+        migration(4, "not_before", include_str!("../migrations/0004_not_before.sql")),
     ];
     Migrator::with_migrations(migrations)
         .run(pool)

@@ -67,6 +67,9 @@ pub struct RunRecord {
     /// run started any other way.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub depth: u32,
+    /// Recorded ahead of its time: it does not start before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -93,6 +96,7 @@ impl RunRecord {
             cancel_requested: false,
             ending: None,
             depth: 0,
+            not_before: None,
         }
     }
 }

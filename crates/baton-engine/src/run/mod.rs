@@ -30,7 +30,8 @@ use crate::exec::{Outcome, Request, Status, Stop};
 /// Requests to a running driver from outside.
 #[derive(Debug)]
 pub enum Control {
-    Cancel,
+    /// Stop, for this reason.
+    Cancel(String),
 }
 
 struct Done {
@@ -81,6 +82,9 @@ impl Driver {
 
     /// Drives the run until it is finished, or parks it on shutdown.
     pub async fn drive(mut self) -> Result<(), EngineError> {
+        if !self.wait_until_due().await {
+            return Ok(());
+        }
         let mut changes = self.start(self.shared.clock.now());
         loop {
             let now = self.shared.clock.now();
@@ -119,6 +123,26 @@ impl Driver {
         }
     }
 
+    /// A run recorded ahead of its time waits for it (a cancel ends the
+    /// wait early); false if the node is stopping (the run stays recorded,
+    /// and waits again at the next start).
+    async fn wait_until_due(&mut self) -> bool {
+        let run = &self.progress.run;
+        let waits = run.state == RunState::Pending && !run.cancel_requested;
+        let Some(at) = run.not_before.filter(|_| waits) else {
+            return true;
+        };
+        let clock = self.shared.clock.clone();
+        tokio::select! {
+            _ = clock.sleep_until(at) => true,
+            Some(Control::Cancel(reason)) = self.control.recv() => {
+                self.progress.cancel(&reason);
+                true
+            }
+            _ = self.shutdown.wait_for(|stop| *stop) => false,
+        }
+    }
+
     /// A new run starts; a resumed one picks up its ending and cancel request.
     fn start(&mut self, now: DateTime<Utc>) -> Vec<Change> {
         self.progress.resume_ending(now);
@@ -145,8 +169,8 @@ impl Driver {
     }
 
     fn take_control(&mut self) {
-        while let Ok(Control::Cancel) = self.control.try_recv() {
-            self.progress.cancel("cancelled on request");
+        while let Ok(Control::Cancel(reason)) = self.control.try_recv() {
+            self.progress.cancel(&reason);
         }
     }
 
@@ -233,8 +257,8 @@ impl Driver {
                 let changes = self.progress.complete(&done.key, done.attempt, done.outcome, now);
                 self.pending.extend(changes);
             }
-            Some(Control::Cancel) = self.control.recv() => {
-                self.progress.cancel("cancelled on request");
+            Some(Control::Cancel(reason)) = self.control.recv() => {
+                self.progress.cancel(&reason);
             }
             Ok(permit) = slots.acquire_owned(), if wants_slot => {
                 self.permit = Some(permit);

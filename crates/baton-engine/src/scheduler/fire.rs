@@ -37,11 +37,13 @@ pub struct Due {
     pub last: DateTime<Utc>,
     pub count: u32,
     pub why: Why,
+    /// Recorded ahead: the run waits until this fire time.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 impl Due {
     pub fn one(key: Key, at: DateTime<Utc>, why: Why) -> Self {
-        Due { key, at, last: at, count: 1, why }
+        Due { key, at, last: at, count: 1, why, not_before: None }
     }
 }
 
@@ -154,7 +156,8 @@ impl Scheduler {
         };
         let outcome = if d.why == Why::CaughtUp { FireOutcome::CaughtUp } else { FireOutcome::Fired };
         match self.engine.prepare(request).await {
-            Ok(run) => {
+            Ok(mut run) => {
+                run.not_before = d.not_before;
                 let control = self.engine.register(run.id);
                 let mut fire = record(outcome, reason);
                 fire.run_id = Some(run.id);
@@ -182,6 +185,9 @@ impl Scheduler {
             if new && let Some(entry) = self.entries.get_mut(&p.due.key) {
                 entry.executions += 1;
                 entry.last_run = Some(id);
+            }
+            if let (true, Some(at)) = (new, p.due.not_before) {
+                self.ahead.insert(p.due.key.clone(), (at, id));
             }
         }
         if let (Some(entry), Some(due)) = (self.entries.get_mut(&p.due.key), p.fire.last_due) {

@@ -16,6 +16,7 @@ mod index;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use baton_model::schedule::Overlap;
 use baton_store::FireOutcome;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -30,6 +31,13 @@ use index::Index;
 
 /// Schedules loaded per page at start.
 const PAGE: u32 = 10_000;
+
+/// How long before its time a fire may be recorded (with its run, which
+/// then waits for the time): writing a thousand fires that fall due at the
+/// same second takes tens of milliseconds, which would otherwise make them
+/// all that late. Only fires whose overlap decision cannot change meanwhile
+/// are recorded ahead.
+const AHEAD: chrono::Duration = chrono::Duration::seconds(1);
 
 /// (dealt with up to, next fire time).
 pub type Progress = (DateTime<Utc>, Option<DateTime<Utc>>);
@@ -56,6 +64,10 @@ pub struct Scheduler {
     entries: Index,
     /// (fire time, generation, slot) of every active schedule's next fire.
     heap: BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>,
+    /// Fires that could not be recorded ahead: decided at their time.
+    exact: BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>,
+    /// Runs recorded ahead and waiting for their fire time, by schedule.
+    ahead: HashMap<Key, (DateTime<Utc>, Uuid)>,
     interner: Interner,
     generation: u32,
     /// Runs whose end a queued fire waits for.
@@ -82,6 +94,8 @@ impl Scheduler {
             engine,
             entries: Index::default(),
             heap: BinaryHeap::new(),
+            exact: BinaryHeap::new(),
+            ahead: HashMap::new(),
             interner: Interner::default(),
             generation: 0,
             waiting: HashMap::new(),
@@ -102,8 +116,13 @@ impl Scheduler {
     }
 
     fn publish(&self, now: DateTime<Utc>) {
-        let next = self.heap.peek().map(|Reverse((at, _, _))| *at);
-        self.progress.send_replace((now, next));
+        self.progress.send_replace((now, self.next_fire()));
+    }
+
+    /// The earliest fire time not yet dealt with.
+    fn next_fire(&self) -> Option<DateTime<Utc>> {
+        let first = |heap: &BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>| heap.peek().map(|Reverse((at, _, _))| *at);
+        [first(&self.heap), first(&self.exact)].into_iter().flatten().min()
     }
 
     /// Fires until shutdown.
@@ -174,7 +193,7 @@ impl Scheduler {
         let decision = catchup::decide(entry.misfire, entry.misfire_limit(), &missed);
         let mut out: Vec<Due> = Vec::new();
         if let Some((first, count, last)) = decision.dropped {
-            out.push(Due { key: k.clone(), at: first, last, count, why: Why::MissedDropped });
+            out.push(Due { key: k.clone(), at: first, last, count, why: Why::MissedDropped, not_before: None });
         }
         out.extend(decision.fire.iter().map(|at| Due::one(k.clone(), *at, Why::CaughtUp)));
         let resume = missed.last().copied().unwrap_or(entry.dealt);
@@ -192,15 +211,38 @@ impl Scheduler {
         }
     }
 
-    /// Every entry whose fire time has come.
+    /// Every entry whose fire time has come, and those due within
+    /// [`AHEAD`] that can be recorded ahead (the rest wait in `exact`).
     fn take_due(&mut self, now: DateTime<Utc>) -> Vec<Due> {
+        self.ahead.retain(|_, (at, _)| *at > now);
         let mut due = Vec::new();
         while let Some(Reverse((at, generation, slot))) = self.heap.peek().copied() {
-            if at > now {
+            if at > now + AHEAD {
                 break;
             }
             self.heap.pop();
             // Taking the due time out makes a stale or repeated heap entry harmless.
+            let Some(entry) = self.entries.at_mut(slot) else { continue };
+            if entry.generation != generation || entry.due.is_none_or(|d| d + entry.jitter() != at) {
+                continue;
+            }
+            let previous_running = entry.last_run.is_some_and(|r| self.engine.is_running(r));
+            let ahead = entry.overlap == Overlap::Allow || (!previous_running && entry.queued().is_none());
+            match entry.due {
+                Some(d) if at <= now => due.push(Due::one(entry.key.clone(), d, Why::Due)),
+                Some(d) if ahead => due.push(Due { not_before: Some(at), ..Due::one(entry.key.clone(), d, Why::Due) }),
+                _ => {
+                    self.exact.push(Reverse((at, generation, slot)));
+                    continue;
+                }
+            }
+            entry.due = None;
+        }
+        while let Some(Reverse((at, generation, slot))) = self.exact.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.exact.pop();
             if let Some(entry) = self.entries.at_mut(slot)
                 && entry.generation == generation
                 && entry.due.is_some_and(|d| d + entry.jitter() == at)
@@ -215,7 +257,9 @@ impl Scheduler {
     /// Waits for the next due time, a command, or a run's end.
     async fn wait(&mut self) -> Woke {
         let clock = self.engine.clock().clone();
-        let next = self.heap.peek().map(|Reverse((at, _, _))| *at);
+        let ahead = self.heap.peek().map(|Reverse((at, _, _))| *at - AHEAD);
+        let exact = self.exact.peek().map(|Reverse((at, _, _))| *at);
+        let next = [ahead, exact].into_iter().flatten().min();
         tokio::select! {
             _ = async { clock.sleep_until(next.unwrap_or_default()).await }, if next.is_some() => Woke::Time,
             command = self.commands.recv() => command.map_or(Woke::Stop, Woke::Command),
@@ -261,11 +305,13 @@ impl Scheduler {
     async fn reload(&mut self, tenant: &str, name: &str) -> Result<(), EngineError> {
         let k = key(tenant, name);
         let before = self.entries.remove(&k);
+        let now = self.engine.clock().now();
         let Some(record) = self.engine.store().schedule_get(tenant, name).await? else {
+            self.cancel_ahead(&k, now).await;
             return Ok(());
         };
-        let now = self.engine.clock().now();
         if self.install(&record) != Some(true) {
+            self.cancel_ahead(&k, now).await;
             return Ok(());
         }
         let was_inactive = before.as_ref().is_some_and(|b| !b.active);
@@ -279,6 +325,7 @@ impl Scheduler {
                     last: *last,
                     count: skipped.len() as u32,
                     why: Why::Paused,
+                    not_before: None,
                 });
             }
         }
@@ -291,6 +338,17 @@ impl Scheduler {
         };
         self.schedule_next(&k, now.max(dealt));
         self.fire(record_paused, now).await
+    }
+
+    /// A schedule paused, disabled or deleted just after a fire was recorded
+    /// ahead: that fire's run must not start.
+    async fn cancel_ahead(&mut self, k: &Key, now: DateTime<Utc>) {
+        if let Some((at, run)) = self.ahead.remove(k).filter(|(at, _)| *at > now) {
+            let reason = format!("the schedule was paused, disabled or deleted before its fire time {at}");
+            if let Err(e) = self.engine.cancel_because(run, &reason).await {
+                tracing::warn!(%run, error = %e, "cancelling a run recorded ahead failed");
+            }
+        }
     }
 
     /// A fire by hand, now, under the overlap policy.

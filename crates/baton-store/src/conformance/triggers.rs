@@ -68,9 +68,10 @@ pub async fn trigger_deliveries_once(store: Arc<dyn Store>) {
     first.run_id = Some(id(1));
     let mut chained = run(id(1), "w", RunState::Pending, 30);
     chained.depth = 2;
+    chained.not_before = Some(t(35));
     let new = s.trigger_deliver(TriggerDelivery { delivery: first.clone(), run: Some(chained.clone()) });
     assert!(new.await.unwrap());
-    assert_eq!(s.run_get(id(1)).await.unwrap(), Some(chained), "the run is recorded with its depth");
+    assert_eq!(s.run_get(id(1)).await.unwrap(), Some(chained), "the run is recorded with its depth and start");
 
     // The same source again (a replayed signature): nothing new, no run.
     let mut replay = delivery("hook", "sig:abc", DeliveryOutcome::Started, 40);
