@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use crate::convert::{R, db};
 
-/// The three statements of one resource table; `?1` tenant, `?2` name.
+/// The statements of one resource table; `?1` tenant, `?2` name.
 pub struct Statements {
     /// → (generation, hash)
     pub current: &'static str,
@@ -14,6 +14,10 @@ pub struct Statements {
     pub update: &'static str,
     /// `?3` hash, `?4` body, `?5` now.
     pub insert: &'static str,
+    /// Deletes the resource's history (its records go before it does).
+    pub delete_history: &'static str,
+    /// Deletes the resource itself.
+    pub delete: &'static str,
 }
 
 pub async fn apply(
@@ -41,4 +45,11 @@ pub async fn apply(
             Ok(ApplyOutcome::Created { version: 1 })
         }
     }
+}
+
+/// Deletes a resource and its history; false if there was no such resource.
+pub async fn delete(conn: &mut SqliteConnection, sql: &Statements, (tenant, name): (&str, &str)) -> R<bool> {
+    sqlx::query(sql.delete_history).bind(tenant).bind(name).execute(&mut *conn).await.map_err(db)?;
+    let done = sqlx::query(sql.delete).bind(tenant).bind(name).execute(conn).await.map_err(db)?;
+    Ok(done.rows_affected() == 1)
 }

@@ -13,6 +13,8 @@ const STATEMENTS: Statements = Statements {
     update: "UPDATE schedules SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
     insert: "INSERT INTO schedules (tenant, name, generation, hash, body, created_at, updated_at)
              VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
+    delete_history: "DELETE FROM schedule_fires WHERE tenant = ?1 AND schedule = ?2",
+    delete: "DELETE FROM schedules WHERE tenant = ?1 AND name = ?2",
 };
 
 pub async fn apply(conn: &mut SqliteConnection, p: &ScheduleApply) -> R<ApplyOutcome> {
@@ -33,19 +35,7 @@ pub async fn pause(conn: &mut SqliteConnection, tenant: &str, name: &str, paused
 }
 
 pub async fn delete(conn: &mut SqliteConnection, tenant: &str, name: &str) -> R<bool> {
-    sqlx::query("DELETE FROM schedule_fires WHERE tenant = ?1 AND schedule = ?2")
-        .bind(tenant)
-        .bind(name)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    let done = sqlx::query("DELETE FROM schedules WHERE tenant = ?1 AND name = ?2")
-        .bind(tenant)
-        .bind(name)
-        .execute(conn)
-        .await
-        .map_err(db)?;
-    Ok(done.rows_affected() == 1)
+    resources::delete(conn, &STATEMENTS, (tenant, name)).await
 }
 
 pub async fn get(pool: &SqlitePool, tenant: &str, name: &str) -> R<Option<ScheduleRecord>> {

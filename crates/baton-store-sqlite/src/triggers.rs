@@ -14,6 +14,8 @@ const STATEMENTS: Statements = Statements {
     update: "UPDATE triggers SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
     insert: "INSERT INTO triggers (tenant, name, generation, hash, body, created_at, updated_at)
              VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
+    delete_history: "DELETE FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2",
+    delete: "DELETE FROM triggers WHERE tenant = ?1 AND name = ?2",
 };
 
 pub async fn apply(conn: &mut SqliteConnection, p: &TriggerApply) -> R<ApplyOutcome> {
@@ -22,19 +24,7 @@ pub async fn apply(conn: &mut SqliteConnection, p: &TriggerApply) -> R<ApplyOutc
 }
 
 pub async fn delete(conn: &mut SqliteConnection, tenant: &str, name: &str) -> R<bool> {
-    sqlx::query("DELETE FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2")
-        .bind(tenant)
-        .bind(name)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    let done = sqlx::query("DELETE FROM triggers WHERE tenant = ?1 AND name = ?2")
-        .bind(tenant)
-        .bind(name)
-        .execute(conn)
-        .await
-        .map_err(db)?;
-    Ok(done.rows_affected() == 1)
+    resources::delete(conn, &STATEMENTS, (tenant, name)).await
 }
 
 /// Records the delivery; only a new one inserts its run.
