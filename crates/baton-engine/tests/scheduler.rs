@@ -251,17 +251,45 @@ async fn a_fire_is_recorded_just_ahead_and_its_run_waits_for_its_time() {
 }
 
 #[tokio::test]
-async fn pausing_before_the_fire_time_cancels_the_run_recorded_ahead() {
+async fn a_pause_in_the_second_before_a_recorded_fire_applies_from_the_next_due_time() {
     let (h, start) = setup().await;
     h.apply_schedule(&schedule("every", "quick", "")).await;
     h.engine.start_scheduler().await.unwrap();
     to(&h, start, 59_500).await;
     let run = recorded_ahead(&h).await;
     h.engine.pause_schedule("default", "every", true).await.unwrap();
+    to(&h, start, 60_000).await;
+    assert_eq!(h.finished(run.id).await.state, baton_model::RunState::Succeeded, "the recorded fire stands");
+    minutes(&h, 3, true).await;
+    h.engine.pause_schedule("default", "every", false).await.unwrap();
+    assert_eq!(only(&h.outcomes("every", start).await), vec![(1, Fired), (2, Paused)], "later due times are paused");
+}
+
+#[tokio::test]
+async fn a_run_cancelled_while_it_waits_for_its_time_never_starts() {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", "")).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    h.engine.cancel(run.id).await.unwrap();
     let run = h.finished(run.id).await;
-    assert_eq!(run.state, baton_model::RunState::Cancelled);
-    assert!(run.reason.as_deref().unwrap_or_default().contains("paused, disabled or deleted"), "{:?}", run.reason);
-    assert!(run.started_at.is_none() || run.started_at < Some(start + Duration::minutes(1)));
+    assert_eq!((run.state, run.started_at), (baton_model::RunState::Cancelled, None));
+    assert!(h.store.step_list(run.id).await.unwrap().is_empty(), "no step ran");
+}
+
+#[tokio::test]
+async fn a_manual_fire_answers_with_its_own_record_while_another_is_recorded_ahead() {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", "  overlap: skip\n")).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    let (outcome, manual) = h.engine.trigger_schedule("default", "every").await.unwrap();
+    assert_eq!((outcome, manual), (SkippedOverlap, None), "the run recorded ahead is the schedule's latest");
+    let history = h.history("every").await;
+    let skipped = history.iter().find(|f| f.outcome == SkippedOverlap).expect("the manual fire is recorded");
+    assert!(skipped.reason.as_deref().unwrap_or_default().contains(&run.id.to_string()), "{:?}", skipped.reason);
 }
 
 #[tokio::test]

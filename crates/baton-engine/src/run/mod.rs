@@ -143,10 +143,11 @@ impl Driver {
         }
     }
 
-    /// A new run starts; a resumed one picks up its ending and cancel request.
+    /// A new run starts; a resumed one picks up its ending and cancel
+    /// request. A run cancelled before it started ends without starting.
     fn start(&mut self, now: DateTime<Utc>) -> Vec<Change> {
         self.progress.resume_ending(now);
-        if self.progress.run.state != RunState::Pending {
+        if self.progress.run.state != RunState::Pending || self.progress.ending.is_some() {
             return Vec::new();
         }
         let deadline = self.progress.wf.workflow.spec.timeout.and_then(|t| crate::clock::after(now, t.std()));

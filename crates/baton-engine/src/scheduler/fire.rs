@@ -123,7 +123,7 @@ impl Scheduler {
                 Overlap::Skip => {
                     return only_record(
                         FireOutcome::SkippedOverlap,
-                        &format!("run {run} was still going (overlap: skip)"),
+                        &format!("run {run} had not ended (overlap: skip)"),
                     );
                 }
                 Overlap::Queue if entry.queued().is_some() => {
@@ -139,7 +139,8 @@ impl Scheduler {
                     return None;
                 }
                 Overlap::CancelPrevious => {
-                    if let Err(e) = self.engine.cancel(run).await {
+                    let why = format!("cancelled by a later fire of schedule `{name}` (overlap: cancel_previous)");
+                    if let Err(e) = self.engine.cancel_because(run, &why).await {
                         tracing::warn!(%run, error = %e, "cancelling the previous run failed");
                     }
                     reason = Some(format!("cancelled the previous run {run} (overlap: cancel_previous)"));
@@ -185,9 +186,6 @@ impl Scheduler {
             if new && let Some(entry) = self.entries.get_mut(&p.due.key) {
                 entry.executions += 1;
                 entry.last_run = Some(id);
-            }
-            if let (true, Some(at)) = (new, p.due.not_before) {
-                self.ahead.insert(p.due.key.clone(), (at, id));
             }
         }
         if let (Some(entry), Some(due)) = (self.entries.get_mut(&p.due.key), p.fire.last_due) {

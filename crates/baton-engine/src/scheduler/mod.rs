@@ -36,8 +36,13 @@ const PAGE: u32 = 10_000;
 /// then waits for the time): writing a thousand fires that fall due at the
 /// same second takes tens of milliseconds, which would otherwise make them
 /// all that late. Only fires whose overlap decision cannot change meanwhile
-/// are recorded ahead.
+/// are recorded ahead. A fire recorded ahead stands: a pause, change or
+/// delete in that second applies from the next due time.
 const AHEAD: chrono::Duration = chrono::Duration::seconds(1);
+
+/// How many of the newest fire records a manual fire is looked for in
+/// (more than the fires an every-second schedule records ahead).
+const MANUAL_LOOKUP: u32 = 8;
 
 /// (dealt with up to, next fire time).
 pub type Progress = (DateTime<Utc>, Option<DateTime<Utc>>);
@@ -66,8 +71,6 @@ pub struct Scheduler {
     heap: BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>,
     /// Fires that could not be recorded ahead: decided at their time.
     exact: BinaryHeap<Reverse<(DateTime<Utc>, u32, u32)>>,
-    /// Runs recorded ahead and waiting for their fire time, by schedule.
-    ahead: HashMap<Key, (DateTime<Utc>, Uuid)>,
     interner: Interner,
     generation: u32,
     /// Runs whose end a queued fire waits for.
@@ -95,7 +98,6 @@ impl Scheduler {
             entries: Index::default(),
             heap: BinaryHeap::new(),
             exact: BinaryHeap::new(),
-            ahead: HashMap::new(),
             interner: Interner::default(),
             generation: 0,
             waiting: HashMap::new(),
@@ -214,7 +216,6 @@ impl Scheduler {
     /// Every entry whose fire time has come, and those due within
     /// [`AHEAD`] that can be recorded ahead (the rest wait in `exact`).
     fn take_due(&mut self, now: DateTime<Utc>) -> Vec<Due> {
-        self.ahead.retain(|_, (at, _)| *at > now);
         let mut due = Vec::new();
         while let Some(Reverse((at, generation, slot))) = self.heap.peek().copied() {
             if at > now + AHEAD {
@@ -306,12 +307,12 @@ impl Scheduler {
         let k = key(tenant, name);
         let before = self.entries.remove(&k);
         let now = self.engine.clock().now();
+        // A fire already recorded ahead (within `AHEAD`) stands: it was
+        // decided under the schedule as it was then.
         let Some(record) = self.engine.store().schedule_get(tenant, name).await? else {
-            self.cancel_ahead(&k, now).await;
             return Ok(());
         };
         if self.install(&record) != Some(true) {
-            self.cancel_ahead(&k, now).await;
             return Ok(());
         }
         let was_inactive = before.as_ref().is_some_and(|b| !b.active);
@@ -340,17 +341,6 @@ impl Scheduler {
         self.fire(record_paused, now).await
     }
 
-    /// A schedule paused, disabled or deleted just after a fire was recorded
-    /// ahead: that fire's run must not start.
-    async fn cancel_ahead(&mut self, k: &Key, now: DateTime<Utc>) {
-        if let Some((at, run)) = self.ahead.remove(k).filter(|(at, _)| *at > now) {
-            let reason = format!("the schedule was paused, disabled or deleted before its fire time {at}");
-            if let Err(e) = self.engine.cancel_because(run, &reason).await {
-                tracing::warn!(%run, error = %e, "cancelling a run recorded ahead failed");
-            }
-        }
-    }
-
     /// A fire by hand, now, under the overlap policy.
     async fn trigger(&mut self, tenant: &str, name: &str) -> Result<(FireOutcome, Option<Uuid>), EngineError> {
         let k = key(tenant, name);
@@ -364,8 +354,10 @@ impl Scheduler {
         self.last_manual = Some(now);
         let outcome = self.fire(vec![Due::one(k.clone(), now, Why::Manual)], clock).await;
         outcome?;
-        let history = self.engine.store().schedule_history(tenant, name, 1).await?;
-        Ok(history.first().filter(|f| f.due_at == now).map_or((FireOutcome::Fired, None), |f| (f.outcome, f.run_id)))
+        // Newest due times first: fires recorded ahead may come before this one.
+        let history = self.engine.store().schedule_history(tenant, name, MANUAL_LOOKUP).await?;
+        let fire = history.iter().find(|f| f.due_at == now);
+        Ok(fire.map_or((FireOutcome::Fired, None), |f| (f.outcome, f.run_id)))
     }
 
     /// The previous run ended: a fire queued behind it starts now.
