@@ -228,6 +228,17 @@ async fn to(h: &Harness, start: DateTime<Utc>, ms: i64) {
     tokio::time::timeout(std::time::Duration::from_secs(20), h.engine.scheduled_until(target)).await.unwrap();
 }
 
+/// A schedule `every` (with `extra` YAML) whose 12:01 fire is recorded
+/// ahead, at 12:00:59.5, with its run.
+async fn a_fire_recorded_ahead(extra: &str) -> (Harness, DateTime<Utc>, baton_store::RunRecord) {
+    let (h, start) = setup().await;
+    h.apply_schedule(&schedule("every", "quick", extra)).await;
+    h.engine.start_scheduler().await.unwrap();
+    to(&h, start, 59_500).await;
+    let run = recorded_ahead(&h).await;
+    (h, start, run)
+}
+
 async fn recorded_ahead(h: &Harness) -> baton_store::RunRecord {
     h.until("the fire to be recorded ahead", || async { !h.history("every").await.is_empty() }).await;
     let fire = h.history("every").await.remove(0);
@@ -237,11 +248,7 @@ async fn recorded_ahead(h: &Harness) -> baton_store::RunRecord {
 
 #[tokio::test]
 async fn a_fire_is_recorded_just_ahead_and_its_run_waits_for_its_time() {
-    let (h, start) = setup().await;
-    h.apply_schedule(&schedule("every", "quick", "")).await;
-    h.engine.start_scheduler().await.unwrap();
-    to(&h, start, 59_500).await;
-    let run = recorded_ahead(&h).await;
+    let (h, start, run) = a_fire_recorded_ahead("").await;
     let due = start + Duration::minutes(1);
     assert_eq!((run.state, run.not_before, run.started_at), (baton_model::RunState::Pending, Some(due), None));
     to(&h, start, 60_000).await;
@@ -252,11 +259,7 @@ async fn a_fire_is_recorded_just_ahead_and_its_run_waits_for_its_time() {
 
 #[tokio::test]
 async fn a_pause_in_the_second_before_a_recorded_fire_applies_from_the_next_due_time() {
-    let (h, start) = setup().await;
-    h.apply_schedule(&schedule("every", "quick", "")).await;
-    h.engine.start_scheduler().await.unwrap();
-    to(&h, start, 59_500).await;
-    let run = recorded_ahead(&h).await;
+    let (h, start, run) = a_fire_recorded_ahead("").await;
     h.engine.pause_schedule("default", "every", true).await.unwrap();
     to(&h, start, 60_000).await;
     assert_eq!(h.finished(run.id).await.state, baton_model::RunState::Succeeded, "the recorded fire stands");
@@ -267,11 +270,7 @@ async fn a_pause_in_the_second_before_a_recorded_fire_applies_from_the_next_due_
 
 #[tokio::test]
 async fn a_run_cancelled_while_it_waits_for_its_time_never_starts() {
-    let (h, start) = setup().await;
-    h.apply_schedule(&schedule("every", "quick", "")).await;
-    h.engine.start_scheduler().await.unwrap();
-    to(&h, start, 59_500).await;
-    let run = recorded_ahead(&h).await;
+    let (h, _, run) = a_fire_recorded_ahead("").await;
     h.engine.cancel(run.id).await.unwrap();
     let run = h.finished(run.id).await;
     assert_eq!((run.state, run.started_at), (baton_model::RunState::Cancelled, None));
@@ -280,11 +279,7 @@ async fn a_run_cancelled_while_it_waits_for_its_time_never_starts() {
 
 #[tokio::test]
 async fn a_manual_fire_answers_with_its_own_record_while_another_is_recorded_ahead() {
-    let (h, start) = setup().await;
-    h.apply_schedule(&schedule("every", "quick", "  overlap: skip\n")).await;
-    h.engine.start_scheduler().await.unwrap();
-    to(&h, start, 59_500).await;
-    let run = recorded_ahead(&h).await;
+    let (h, _, run) = a_fire_recorded_ahead("  overlap: skip\n").await;
     let (outcome, manual) = h.engine.trigger_schedule("default", "every").await.unwrap();
     assert_eq!((outcome, manual), (SkippedOverlap, None), "the run recorded ahead is the schedule's latest");
     let history = h.history("every").await;
@@ -294,11 +289,7 @@ async fn a_manual_fire_answers_with_its_own_record_while_another_is_recorded_ahe
 
 #[tokio::test]
 async fn a_run_recorded_ahead_still_waits_for_its_time_after_a_restart() {
-    let (mut h, start) = setup().await;
-    h.apply_schedule(&schedule("every", "quick", "")).await;
-    h.engine.start_scheduler().await.unwrap();
-    to(&h, start, 59_500).await;
-    let run = recorded_ahead(&h).await;
+    let (mut h, start, run) = a_fire_recorded_ahead("").await;
     h.restart_with_scheduler().await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(h.run(run.id).await.state, baton_model::RunState::Pending, "not before its time");
