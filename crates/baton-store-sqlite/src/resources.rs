@@ -20,6 +20,30 @@ pub struct Statements {
     pub delete: &'static str,
 }
 
+/// The statements of a resource table whose rows are `(tenant, name,
+/// generation, hash, body, created_at, updated_at)`, and of its history
+/// table, keyed by `(tenant, key column)`.
+macro_rules! statements {
+    (table: $table:literal, history: $history:literal, key: $key:literal) => {
+        $crate::resources::Statements {
+            current: concat!("SELECT generation, hash FROM ", $table, " WHERE tenant = ?1 AND name = ?2"),
+            update: concat!(
+                "UPDATE ",
+                $table,
+                " SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2"
+            ),
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (tenant, name, generation, hash, body, created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)"
+            ),
+            delete_history: concat!("DELETE FROM ", $history, " WHERE tenant = ?1 AND ", $key, " = ?2"),
+            delete: concat!("DELETE FROM ", $table, " WHERE tenant = ?1 AND name = ?2"),
+        }
+    };
+}
+pub(crate) use statements;
+
 pub async fn apply(
     conn: &mut SqliteConnection,
     sql: &Statements,

@@ -8,14 +8,7 @@ use sqlx::{Row, SqlitePool};
 use crate::convert::{self, R, corrupt, db, micros, time};
 use crate::resources::{self, Statements};
 
-const STATEMENTS: Statements = Statements {
-    current: "SELECT generation, hash FROM schedules WHERE tenant = ?1 AND name = ?2",
-    update: "UPDATE schedules SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
-    insert: "INSERT INTO schedules (tenant, name, generation, hash, body, created_at, updated_at)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
-    delete_history: "DELETE FROM schedule_fires WHERE tenant = ?1 AND schedule = ?2",
-    delete: "DELETE FROM schedules WHERE tenant = ?1 AND name = ?2",
-};
+const STATEMENTS: Statements = resources::statements!(table: "schedules", history: "schedule_fires", key: "schedule");
 
 pub async fn apply(conn: &mut SqliteConnection, p: &ScheduleApply) -> R<ApplyOutcome> {
     let meta = &p.schedule.metadata;

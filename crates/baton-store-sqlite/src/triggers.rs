@@ -9,14 +9,7 @@ use crate::batch::run_row;
 use crate::convert::{self, R, corrupt, db, enum_of, get, micros, time};
 use crate::resources::{self, Statements};
 
-const STATEMENTS: Statements = Statements {
-    current: "SELECT generation, hash FROM triggers WHERE tenant = ?1 AND name = ?2",
-    update: "UPDATE triggers SET generation = ?3, hash = ?4, body = ?5, updated_at = ?6 WHERE tenant = ?1 AND name = ?2",
-    insert: "INSERT INTO triggers (tenant, name, generation, hash, body, created_at, updated_at)
-             VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5)",
-    delete_history: "DELETE FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2",
-    delete: "DELETE FROM triggers WHERE tenant = ?1 AND name = ?2",
-};
+const STATEMENTS: Statements = resources::statements!(table: "triggers", history: "trigger_deliveries", key: "trigger");
 
 pub async fn apply(conn: &mut SqliteConnection, p: &TriggerApply) -> R<ApplyOutcome> {
     let meta = &p.trigger.metadata;
