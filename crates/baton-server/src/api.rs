@@ -100,6 +100,49 @@ pub struct ScheduleView {
     pub next: Vec<NextFire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_state: Option<baton_model::RunState>,
+    /// A fire recorded ahead of its due time whose run waits for it: a
+    /// pause, change or delete now applies only after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_fire: Option<WaitingFire>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingFire {
+    pub due_at: DateTime<Utc>,
+    pub run_id: uuid::Uuid,
+}
+
+impl WaitingFire {
+    /// The schedule's latest fire (`last_due`, with `last_run` in
+    /// `run_state`), if it is still ahead of `now` and its run has not started.
+    pub fn of(
+        (last_due, last_run): (Option<DateTime<Utc>>, Option<uuid::Uuid>),
+        run_state: Option<baton_model::RunState>,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let due_at = last_due.filter(|d| *d > now)?;
+        let run_id = last_run.filter(|_| run_state == Some(baton_model::RunState::Pending))?;
+        Some(WaitingFire { due_at, run_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_model::RunState::{Pending, Running};
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::WaitingFire;
+
+    #[test]
+    fn a_waiting_fire_is_ahead_of_now_with_its_run_not_started() {
+        let now: DateTime<Utc> = "2026-11-27T12:00:59.5Z".parse().unwrap();
+        let (due, run) = (now + Duration::milliseconds(500), uuid::Uuid::nil());
+        let fire = WaitingFire { due_at: due, run_id: run };
+        assert_eq!(WaitingFire::of((Some(due), Some(run)), Some(Pending), now), Some(fire));
+        assert_eq!(WaitingFire::of((Some(due), Some(run)), Some(Running), now), None, "already started");
+        assert_eq!(WaitingFire::of((Some(now), Some(run)), Some(Pending), now), None, "due now: not ahead");
+        assert_eq!(WaitingFire::of((Some(due), None), None, now), None, "no run (skipped or paused)");
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

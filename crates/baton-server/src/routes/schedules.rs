@@ -10,7 +10,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::TenantQuery;
-use crate::api::{List, NextFire, ScheduleView, Triggered};
+use crate::api::{List, NextFire, ScheduleView, Triggered, WaitingFire};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -153,5 +153,6 @@ async fn view(app: &AppState, record: ScheduleRecord, n: usize) -> Result<Schedu
         Some(id) => app.engine.store().run_get(id).await?.map(|r| r.state),
         None => None,
     };
-    Ok(ScheduleView { record, state: state.into(), next, last_run_state })
+    let waiting_fire = WaitingFire::of((record.last_due, record.last_run), last_run_state, now);
+    Ok(ScheduleView { record, state: state.into(), next, last_run_state, waiting_fire })
 }

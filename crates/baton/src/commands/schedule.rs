@@ -146,5 +146,10 @@ async fn state_change(client: &Client, s: &ResourceName, tail: &str, done: &str)
     let v: ScheduleView = client.post(&path(s, tail), &()).await?;
     let next = v.next.first().map(|n| format!("; next fire {}", n.local)).unwrap_or_default();
     println!("schedule/{} {done} ({}){next}", s.name, v.state);
+    if let Some(w) = v.waiting_fire {
+        // Decided up to a second ahead: this change comes after that fire.
+        println!("note: the fire due at {} was already recorded; its run {} still starts then", w.due_at, w.run_id);
+        println!("      (baton cancel {} stops it)", w.run_id);
+    }
     Ok(())
 }
