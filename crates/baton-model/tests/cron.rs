@@ -237,6 +237,10 @@ fn lord_howe_shifts_by_thirty_minutes() {
     assert_eq!((twice[1].at - twice[0].at).num_minutes(), 30);
     // 2026-10-04 02:00 LHST becomes 02:30 LHDT: 02:15 is in the gap.
     assert_eq!(fires("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00Z", 1), ["2026-10-04T02:30:00+11:00"]);
+    // Found by the property test: the search for the gap's end from months
+    // before it once ended on a fraction of a second (…:00.5859375).
+    let from_january = fires("10/25 2 ? 10 0", "Australia/Lord_Howe", "2026-01-01T00:00:00Z", 1);
+    assert_eq!(from_january, ["2026-10-04T02:30:00+11:00"]);
 }
 
 #[test]

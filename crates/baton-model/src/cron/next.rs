@@ -107,13 +107,17 @@ fn first_offset_change(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, offset: i
 }
 
 /// The first instant in `(lo, hi]` whose offset differs from `lo`'s.
-fn bisect(tz: Tz, mut lo: DateTime<Utc>, mut hi: DateTime<Utc>) -> DateTime<Utc> {
+fn bisect(tz: Tz, lo: DateTime<Utc>, hi: DateTime<Utc>) -> DateTime<Utc> {
     let before = offset_at(tz, lo);
-    while hi - lo > Duration::seconds(1) {
+    let at = |seconds: i64| DateTime::from_timestamp(seconds, 0).unwrap_or(hi);
+    // Offsets change on whole seconds, so only those are searched: halving
+    // an odd span of seconds would otherwise end on a fraction of one.
+    let (mut lo, mut hi) = (lo.timestamp(), hi.timestamp() + i64::from(hi.timestamp_subsec_nanos() > 0));
+    while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if offset_at(tz, mid) == before { lo = mid } else { hi = mid }
+        if offset_at(tz, at(mid)) == before { lo = mid } else { hi = mid }
     }
-    hi
+    at(hi)
 }
 
 /// Wall clock: matching wall times in order; a time in a gap fires at the
