@@ -64,7 +64,8 @@ async fn a_valid_call_records_and_starts_a_run_with_mapped_inputs() {
     let deliveries = h.deliveries("push").await;
     assert_eq!(deliveries.len(), 1);
     assert_eq!((deliveries[0].outcome, deliveries[0].run_id), (DeliveryOutcome::Started, Some(id)));
-    assert!(deliveries[0].source.starts_with("v1="), "{}", deliveries[0].source);
+    let source = &deliveries[0].source;
+    assert!(source.starts_with(&format!("t={},sha256=", h.clock_now().timestamp())), "{source}");
     let status = h.engine.trigger_status("default", "push").await.unwrap();
     assert_eq!(counter(&status, "started"), 1);
 }
@@ -120,6 +121,20 @@ async fn a_replay_is_refused_even_after_a_restart() {
 }
 
 #[tokio::test]
+async fn replays_do_not_use_up_the_rate_limit() {
+    let h = setup("", "    rate_limit: {per_second: 1, burst: 1}\n").await;
+    let first = call(&h, SECRET, PUSH);
+    assert!(matches!(h.engine.deliver_webhook("default", "push", first.clone()).await, Ok(Delivered::Started(_))));
+    h.advance(1);
+    for _ in 0..3 {
+        let again = h.engine.deliver_webhook("default", "push", first.clone()).await;
+        assert!(matches!(again, Err(HookError::InvalidSignature)), "a replay, not rate limited: {again:?}");
+    }
+    let next = call(&h, SECRET, r#"{"ref": "refs/heads/main", "after": "def456"}"#);
+    assert!(matches!(h.engine.deliver_webhook("default", "push", next).await, Ok(Delivered::Started(_))));
+}
+
+#[tokio::test]
 async fn either_secret_verifies_while_rotating() {
     let h = setup("", "").await;
     assert!(h.engine.deliver_webhook("default", "push", call(&h, NEXT, PUSH)).await.is_err(), "not yet active");
@@ -131,6 +146,9 @@ async fn either_secret_verifies_while_rotating() {
         h.engine.deliver_webhook("default", "push", call(&h, SECRET, PUSH)).await,
         Ok(Delivered::Started(_))
     ));
+    // The same call signed with the other secret is the same delivery.
+    let again = h.engine.deliver_webhook("default", "push", call(&h, NEXT, PUSH)).await;
+    assert!(matches!(again, Err(HookError::InvalidSignature)), "a replay: {again:?}");
     h.advance(1);
     assert!(matches!(
         h.engine.deliver_webhook("default", "push", call(&h, NEXT, PUSH)).await,

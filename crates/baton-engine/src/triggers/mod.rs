@@ -188,6 +188,10 @@ impl Loaded {
     pub(crate) fn take_token(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), std::time::Duration> {
         self.bucket.lock().unwrap_or_else(|e| e.into_inner()).take(now)
     }
+
+    pub(crate) fn give_back_token(&self) {
+        self.bucket.lock().unwrap_or_else(|e| e.into_inner()).give_back();
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

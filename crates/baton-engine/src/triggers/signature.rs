@@ -40,8 +40,15 @@ pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex(&code.into_bytes()))
 }
 
-/// Checks `header` against `body` and each secret; on success, the matching
-/// `v1` (lowercase hex), which names this delivery for replay detection.
+/// At most this many `v1` entries are looked at (a sender rotating its
+/// secret sends two); more make the header malformed.
+const MAX_CANDIDATES: usize = 8;
+
+/// Checks `header` against `body` and each secret; on success, the key that
+/// names this delivery for replay detection: the timestamp and a digest of
+/// the body, which is what every valid signature of it covers (keying on a
+/// signature's text would let another spelling, or the same call signed
+/// with the other secret, pass as new).
 pub fn verify(
     header: Option<&str>,
     body: &[u8],
@@ -50,18 +57,25 @@ pub fn verify(
     tolerance: std::time::Duration,
 ) -> Result<String, Refusal> {
     let (t, candidates) = parse(header.ok_or(Refusal::Malformed)?)?;
-    let age = (now.timestamp() - t).unsigned_abs();
-    if age > tolerance.as_secs() {
+    if now.timestamp().abs_diff(t) > tolerance.as_secs() {
         return Err(Refusal::Stale);
     }
+    // The body is hashed once per secret, however many candidates there are.
+    let expected: Vec<Hmac<Sha256>> = secrets.iter().map(|s| mac(s, t, body)).collect();
     for candidate in &candidates {
         let Some(code) = unhex(candidate) else { continue };
         // `verify_slice` compares in constant time.
-        if secrets.iter().any(|s| mac(s, t, body).verify_slice(&code).is_ok()) {
-            return Ok(candidate.to_ascii_lowercase());
+        if expected.iter().any(|m| m.clone().verify_slice(&code).is_ok()) {
+            return Ok(delivery_key(t, body));
         }
     }
     Err(Refusal::Mismatch)
+}
+
+/// `t=<t>,sha256=<hex of the body's SHA-256>`.
+fn delivery_key(t: i64, body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("t={t},sha256={}", hex(&Sha256::digest(body)))
 }
 
 fn mac(secret: &[u8], t: i64, body: &[u8]) -> Hmac<Sha256> {
@@ -84,7 +98,7 @@ fn parse(header: &str) -> Result<(i64, Vec<&str>), Refusal> {
         }
     }
     match t {
-        Some(t) if !v1.is_empty() => Ok((t, v1)),
+        Some(t) if !v1.is_empty() && v1.len() <= MAX_CANDIDATES => Ok((t, v1)),
         _ => Err(Refusal::Malformed),
     }
 }
@@ -94,7 +108,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
+    // Hex digits only: `from_str_radix` would also take a sign (`+f`).
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
@@ -115,8 +130,9 @@ mod tests {
         let header = sign(b"0123456789abcdef", 1_800_000_000, b"{\"a\":1}");
         assert!(header.starts_with("t=1800000000,v1="), "{header}");
         let secrets = [b"0123456789abcdef".to_vec()];
-        let v1 = verify(Some(&header), b"{\"a\":1}", &secrets, at(1_800_000_010), MINUTES_5).unwrap();
-        assert_eq!(format!("t=1800000000,v1={v1}"), header);
+        let key = verify(Some(&header), b"{\"a\":1}", &secrets, at(1_800_000_010), MINUTES_5).unwrap();
+        // SHA-256 of `{"a":1}`, computed independently (sha256sum).
+        assert_eq!(key, "t=1800000000,sha256=015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862");
     }
 
     #[test]
@@ -157,6 +173,25 @@ mod tests {
         let by_new = sign(&new, 1_800_000_000, b"b");
         let v1_new = by_new.split_once(",v1=").unwrap().1;
         let header = format!("t=1800000000,v1={},v1={v1_new}", "0".repeat(64));
-        assert_eq!(verify(Some(&header), b"b", &[new], now, MINUTES_5).unwrap(), v1_new);
+        let key = verify(Some(&header), b"b", std::slice::from_ref(&new), now, MINUTES_5).unwrap();
+        // Whichever secret or entry matched, the delivery has one key.
+        assert_eq!(verify(Some(&by_old), b"b", &both, now, MINUTES_5).unwrap(), key);
+        assert_eq!(verify(Some(&by_new), b"b", &both, now, MINUTES_5).unwrap(), key);
+    }
+
+    #[test]
+    fn only_hex_digits_count_and_candidates_are_bounded() {
+        let secrets = [b"0123456789abcdef".to_vec()];
+        let now = at(1_800_000_000);
+        let good = sign(&secrets[0], 1_800_000_000, b"body");
+        let v1 = good.split_once(",v1=").unwrap().1;
+        // `+f` parses as 0x0f with from_str_radix: another spelling of the same MAC.
+        let pair = (0..v1.len()).step_by(2).find(|i| &v1[*i..=*i] == "0").expect("this vector has a 0x pair");
+        let header = format!("t=1800000000,v1={}+{}", &v1[..pair], &v1[pair + 1..]);
+        assert_eq!(verify(Some(&header), b"body", &secrets, now, MINUTES_5), Err(Refusal::Mismatch));
+        let many = format!("t=1800000000{}", format!(",v1={v1}").repeat(MAX_CANDIDATES + 1));
+        assert_eq!(verify(Some(&many), b"body", &secrets, now, MINUTES_5), Err(Refusal::Malformed));
+        let extreme = format!("t={},v1={v1}", i64::MIN);
+        assert_eq!(verify(Some(&extreme), b"body", &secrets, now, MINUTES_5), Err(Refusal::Stale), "no overflow");
     }
 }

@@ -84,7 +84,7 @@ impl Engine {
         let now = self.clock().now();
         let secrets = secrets(&spec, tenant, name);
         let header = call.headers.get(signature::HEADER).map(String::as_str);
-        let v1 = signature::verify(header, &call.body, &secrets, now, spec.tolerance.std())
+        let key = signature::verify(header, &call.body, &secrets, now, spec.tolerance.std())
             .map_err(|refusal| refused(&trigger, refusal))?;
         if let Err(retry_after) = trigger.take_token(now) {
             Counters::add(&trigger.counters.rate_limited);
@@ -93,7 +93,7 @@ impl Engine {
         let record = DeliveryRecord {
             tenant: tenant.to_string(),
             trigger: name.to_string(),
-            source: format!("v1={v1}"),
+            source: key,
             received_at: now,
             outcome: DeliveryOutcome::Started,
             reason: None,
@@ -103,7 +103,11 @@ impl Engine {
         let delivered = self.deliver(&trigger, record, &bindings, 0, "webhook").await?;
         match delivered {
             Some(d) => Ok(d),
-            None => Err(refused(&trigger, Refusal::Replayed)),
+            None => {
+                // A replay starts nothing, so it must not use up the sender's rate.
+                trigger.give_back_token();
+                Err(refused(&trigger, Refusal::Replayed))
+            }
         }
     }
 

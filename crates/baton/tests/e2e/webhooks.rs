@@ -86,8 +86,8 @@ fn signed_calls_start_runs_and_every_refusal_answers_as_documented() {
 
     assert_eq!(post(&s, "/hooks/default/nope", Some(&sig), push).status, 404);
 
-    // Five tokens: the first call, the replay, the ignored call, and two more.
-    for n in 0..2 {
+    // Five tokens: the first call, the ignored call, and three more (a replay gives its token back).
+    for n in 0..3 {
         assert_eq!(hook(&s, &format!(r#"{{"ref": "refs/heads/main", "after": "n{n}"}}"#)).status, 202);
     }
     let limited = hook(&s, r#"{"ref": "refs/heads/main", "after": "late"}"#);
@@ -96,7 +96,7 @@ fn signed_calls_start_runs_and_every_refusal_answers_as_documented() {
 
     let listed: Json = serde_json::from_str(&s.ok(&["get", "triggers", "-o", "json"])).unwrap();
     let counters = &listed[0]["counters"];
-    assert_eq!(counters["started"], 3, "{counters}");
+    assert_eq!(counters["started"], 4, "{counters}");
     assert_eq!(counters["ignored"], 1, "{counters}");
     assert_eq!(counters["invalid_signature"], 4, "replay, wrong, stale, unsigned: {counters}");
     assert_eq!((counters["replayed"].clone(), counters["stale_timestamp"].clone()), (json!(1), json!(1)));
@@ -107,7 +107,7 @@ fn signed_calls_start_runs_and_every_refusal_answers_as_documented() {
 
     let history: Vec<Json> = serde_json::from_str(&s.ok(&["trigger", "history", "push", "-o", "json"])).unwrap();
     let outcomes: Vec<&str> = history.iter().map(|d| d["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes.iter().filter(|o| **o == "started").count(), 3);
+    assert_eq!(outcomes.iter().filter(|o| **o == "started").count(), 4);
     assert_eq!(outcomes.iter().filter(|o| **o == "ignored").count(), 1);
     assert!(s.ok(&["get", "triggers"]).contains("POST /hooks/default/push"));
 }
