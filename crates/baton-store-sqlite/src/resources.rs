@@ -2,7 +2,8 @@
 //! when its content hash differs, nothing otherwise.
 
 use baton_store::{ApplyOutcome, StoreError};
-use sqlx::sqlite::SqliteConnection;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use crate::convert::{R, db};
 
@@ -18,13 +19,17 @@ pub struct Statements {
     pub delete_history: &'static str,
     /// Deletes the resource itself.
     pub delete: &'static str,
+    /// The resource's row.
+    pub get: &'static str,
+    /// Its newest history records; `?3` how many.
+    pub history: &'static str,
 }
 
 /// The statements of a resource table whose rows are `(tenant, name,
 /// generation, hash, body, created_at, updated_at)`, and of its history
-/// table, keyed by `(tenant, key column)`.
+/// table, keyed by `(tenant, key column)` and read newest first (`newest`).
 macro_rules! statements {
-    (table: $table:literal, history: $history:literal, key: $key:literal) => {
+    (table: $table:literal, history: $history:literal, key: $key:literal, newest: $newest:literal) => {
         $crate::resources::Statements {
             current: concat!("SELECT generation, hash FROM ", $table, " WHERE tenant = ?1 AND name = ?2"),
             update: concat!(
@@ -39,6 +44,16 @@ macro_rules! statements {
             ),
             delete_history: concat!("DELETE FROM ", $history, " WHERE tenant = ?1 AND ", $key, " = ?2"),
             delete: concat!("DELETE FROM ", $table, " WHERE tenant = ?1 AND name = ?2"),
+            get: concat!("SELECT * FROM ", $table, " WHERE tenant = ?1 AND name = ?2"),
+            history: concat!(
+                "SELECT * FROM ",
+                $history,
+                " WHERE tenant = ?1 AND ",
+                $key,
+                " = ?2 ORDER BY ",
+                $newest,
+                " LIMIT ?3"
+            ),
         }
     };
 }
@@ -76,4 +91,28 @@ pub async fn delete(conn: &mut SqliteConnection, sql: &Statements, (tenant, name
     sqlx::query(sql.delete_history).bind(tenant).bind(name).execute(&mut *conn).await.map_err(db)?;
     let done = sqlx::query(sql.delete).bind(tenant).bind(name).execute(conn).await.map_err(db)?;
     Ok(done.rows_affected() == 1)
+}
+
+/// One resource, read by `map`; `None` if there is no such resource.
+pub async fn get<T>(
+    pool: &SqlitePool,
+    sql: &Statements,
+    (tenant, name): (&str, &str),
+    map: fn(&SqliteRow) -> R<T>,
+) -> R<Option<T>> {
+    let row = sqlx::query(sql.get).bind(tenant).bind(name).fetch_optional(pool).await.map_err(db)?;
+    row.as_ref().map(map).transpose()
+}
+
+/// A resource's newest `limit` history records, read by `map`.
+pub async fn history<T>(
+    pool: &SqlitePool,
+    sql: &Statements,
+    (tenant, name): (&str, &str),
+    limit: u32,
+    map: fn(&SqliteRow) -> R<T>,
+) -> R<Vec<T>> {
+    let query = sqlx::query(sql.history).bind(tenant).bind(name).bind(i64::from(limit));
+    let rows = query.fetch_all(pool).await.map_err(db)?;
+    rows.iter().map(map).collect()
 }

@@ -8,7 +8,8 @@ use sqlx::{Row, SqlitePool};
 use crate::convert::{self, R, corrupt, db, micros, time};
 use crate::resources::{self, Statements};
 
-const STATEMENTS: Statements = resources::statements!(table: "schedules", history: "schedule_fires", key: "schedule");
+const STATEMENTS: Statements =
+    resources::statements!(table: "schedules", history: "schedule_fires", key: "schedule", newest: "due_at DESC");
 
 pub async fn apply(conn: &mut SqliteConnection, p: &ScheduleApply) -> R<ApplyOutcome> {
     let meta = &p.schedule.metadata;
@@ -32,13 +33,7 @@ pub async fn delete(conn: &mut SqliteConnection, tenant: &str, name: &str) -> R<
 }
 
 pub async fn get(pool: &SqlitePool, tenant: &str, name: &str) -> R<Option<ScheduleRecord>> {
-    let row = sqlx::query("SELECT * FROM schedules WHERE tenant = ?1 AND name = ?2")
-        .bind(tenant)
-        .bind(name)
-        .fetch_optional(pool)
-        .await
-        .map_err(db)?;
-    row.as_ref().map(record).transpose()
+    resources::get(pool, &STATEMENTS, (tenant, name), record).await
 }
 
 pub async fn page(pool: &SqlitePool, after: Option<(String, String)>, limit: u32) -> R<Vec<ScheduleRecord>> {
@@ -54,15 +49,7 @@ pub async fn page(pool: &SqlitePool, after: Option<(String, String)>, limit: u32
 }
 
 pub async fn history(pool: &SqlitePool, tenant: &str, name: &str, limit: u32) -> R<Vec<FireRecord>> {
-    let rows =
-        sqlx::query("SELECT * FROM schedule_fires WHERE tenant = ?1 AND schedule = ?2 ORDER BY due_at DESC LIMIT ?3")
-            .bind(tenant)
-            .bind(name)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-            .map_err(db)?;
-    rows.iter().map(fire).collect()
+    resources::history(pool, &STATEMENTS, (tenant, name), limit, fire).await
 }
 
 fn uuid(text: Option<String>) -> R<Option<uuid::Uuid>> {

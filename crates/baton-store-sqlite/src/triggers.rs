@@ -9,7 +9,9 @@ use crate::batch::run_row;
 use crate::convert::{self, R, corrupt, db, enum_of, get, micros, time};
 use crate::resources::{self, Statements};
 
-const STATEMENTS: Statements = resources::statements!(table: "triggers", history: "trigger_deliveries", key: "trigger");
+const STATEMENTS: Statements = resources::statements!(
+    table: "triggers", history: "trigger_deliveries", key: "trigger", newest: "received_at DESC, source DESC"
+);
 
 pub async fn apply(conn: &mut SqliteConnection, p: &TriggerApply) -> R<ApplyOutcome> {
     let meta = &p.trigger.metadata;
@@ -45,13 +47,7 @@ pub async fn deliver(conn: &mut SqliteConnection, d: &TriggerDelivery) -> R<bool
 }
 
 pub async fn get_one(pool: &SqlitePool, tenant: &str, name: &str) -> R<Option<TriggerRecord>> {
-    let row = sqlx::query("SELECT * FROM triggers WHERE tenant = ?1 AND name = ?2")
-        .bind(tenant)
-        .bind(name)
-        .fetch_optional(pool)
-        .await
-        .map_err(db)?;
-    row.as_ref().map(record).transpose()
+    resources::get(pool, &STATEMENTS, (tenant, name), record).await
 }
 
 pub async fn list(pool: &SqlitePool, tenant: Option<&str>) -> R<Vec<TriggerRecord>> {
@@ -64,17 +60,7 @@ pub async fn list(pool: &SqlitePool, tenant: Option<&str>) -> R<Vec<TriggerRecor
 }
 
 pub async fn history(pool: &SqlitePool, tenant: &str, name: &str, limit: u32) -> R<Vec<DeliveryRecord>> {
-    let rows = sqlx::query(
-        "SELECT * FROM trigger_deliveries WHERE tenant = ?1 AND trigger = ?2
-         ORDER BY received_at DESC, source DESC LIMIT ?3",
-    )
-    .bind(tenant)
-    .bind(name)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(db)?;
-    rows.iter().map(delivery).collect()
+    resources::history(pool, &STATEMENTS, (tenant, name), limit, delivery).await
 }
 
 fn record(row: &SqliteRow) -> R<TriggerRecord> {
