@@ -142,7 +142,18 @@ impl Entry {
         if fire.at == at { fire.dst_description() } else { None }
     }
 
-    pub fn jitter(&self) -> chrono::Duration {
+    /// When the pending due time fires: the due time plus the jitter.
+    pub fn fire_time(&self) -> Option<DateTime<Utc>> {
+        self.due.map(|d| d + self.jitter())
+    }
+
+    /// Whether a heap entry `(at, generation)` is still this entry's
+    /// pending fire (entries go stale on reload and when a fire is taken).
+    pub fn fires_at(&self, generation: u32, at: DateTime<Utc>) -> bool {
+        self.generation == generation && self.fire_time() == Some(at)
+    }
+
+    fn jitter(&self) -> chrono::Duration {
         self.extras.as_ref().map_or(chrono::Duration::zero(), |e| e.jitter)
     }
 

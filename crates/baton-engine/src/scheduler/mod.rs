@@ -208,8 +208,8 @@ impl Scheduler {
         let Some(slot) = self.entries.slot_of(k) else { return };
         let Some(entry) = self.entries.at_mut(slot) else { return };
         entry.due = if entry.active { entry.next_due(after) } else { None };
-        if let Some(due) = entry.due {
-            self.heap.push(Reverse((due + entry.jitter(), entry.generation, slot)));
+        if let Some(at) = entry.fire_time() {
+            self.heap.push(Reverse((at, entry.generation, slot)));
         }
     }
 
@@ -224,7 +224,7 @@ impl Scheduler {
             self.heap.pop();
             // Taking the due time out makes a stale or repeated heap entry harmless.
             let Some(entry) = self.entries.at_mut(slot) else { continue };
-            if entry.generation != generation || entry.due.is_none_or(|d| d + entry.jitter() != at) {
+            if !entry.fires_at(generation, at) {
                 continue;
             }
             let previous_running = entry.last_run.is_some_and(|r| self.engine.is_running(r));
@@ -245,8 +245,7 @@ impl Scheduler {
             }
             self.exact.pop();
             if let Some(entry) = self.entries.at_mut(slot)
-                && entry.generation == generation
-                && entry.due.is_some_and(|d| d + entry.jitter() == at)
+                && entry.fires_at(generation, at)
                 && let Some(d) = entry.due.take()
             {
                 due.push(Due::one(entry.key.clone(), d, Why::Due));
